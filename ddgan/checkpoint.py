@@ -1,0 +1,81 @@
+"""Checkpoints: full training state for exact resume, and small EMA snapshots for sampling.
+
+Both are written atomically (a temporary file in the same directory, then os.replace), so an
+interrupted write never leaves a truncated file where a good one was.
+"""
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from ddgan.config import ConfigError, config_differences
+
+SNAPSHOT_FORMAT = "ddgan-snapshot-1"
+STATE_FORMAT = "ddgan-training-state-1"
+
+
+def atomic_save(obj, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_file(path, kind):
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{kind} {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for corrupt or foreign files
+        raise ConfigError(f"{path} could not be read as a ddgan {kind} ({error.__class__.__name__}: {error}); "
+                          "it may be truncated or not a ddgan file") from error
+
+
+def check_same_config(saved, current, path):
+    differences = config_differences(saved, current)
+    if differences:
+        raise ConfigError(f"checkpoint {path} was made with another config:\n  " + "\n  ".join(differences)
+                          + "\nResume with the checkpoint's settings, or start a new run directory.")
+
+
+def load_state_dict_checked(module, state, what):
+    """load_state_dict with a message naming missing/unexpected keys and differing sizes."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    resized = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+               for k in sorted(set(own) & set(state)) if state[k].shape != own[k].shape]
+    if missing or unexpected or resized:
+        lines = []
+        if missing:
+            lines.append(f"missing keys ({len(missing)}): {', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}")
+        if unexpected:
+            lines.append(f"unexpected keys ({len(unexpected)}): {', '.join(unexpected[:8])}"
+                         f"{' ...' if len(unexpected) > 8 else ''}")
+        if resized:
+            lines.append(f"different sizes ({len(resized)}): " + "; ".join(resized[:8]))
+        raise ConfigError(f"{what} does not fit the network built from the config:\n  " + "\n  ".join(lines))
+    module.load_state_dict(state)
+
+
+def save_snapshot(path, config, step, network_state):
+    atomic_save({"format": SNAPSHOT_FORMAT, "config": config, "step": step, "network": network_state}, path)
+
+
+def load_snapshot(path):
+    snapshot = load_file(path, "snapshot")
+    if not isinstance(snapshot, dict) or snapshot.get("format") != SNAPSHOT_FORMAT:
+        raise ConfigError(f"{path} is not a ddgan snapshot (expected format {SNAPSHOT_FORMAT!r}); "
+                          "for the official netG_*.pth files use --official-checkpoint")
+    return snapshot

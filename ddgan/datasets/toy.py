@@ -1,0 +1,46 @@
+"""Small synthetic datasets for CPU experiments: the 25-Gaussian grid and stacked 8x8 digits.
+
+Both have known modes, so mode coverage and mode-histogram KL can be measured exactly.
+"""
+import numpy as np
+
+# 25-Gaussians: the standard 5x5 grid, centres -4..4 step 2, std 0.05; divided by SCALE for training
+MIXTURE25_CENTRES = np.array([(x, y) for x in range(-4, 5, 2) for y in range(-4, 5, 2)], dtype=np.float64)
+MIXTURE25_STD = 0.05
+MIXTURE25_SCALE = 4.0
+
+
+def mixture25(n, seed=0):
+    """n points of the grid in training units (centres in [-1, 1]) and their mode indices."""
+    rng = np.random.default_rng(seed)
+    modes = rng.integers(0, len(MIXTURE25_CENTRES), size=n)
+    points = MIXTURE25_CENTRES[modes] + MIXTURE25_STD * rng.standard_normal((n, 2))
+    return (points / MIXTURE25_SCALE).astype(np.float32), modes
+
+
+def digits_split(seed=0, test_fraction=0.25):
+    """scikit-learn's 8x8 digits in [0, 1], split into train and held-out test sets."""
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    images = (digits.images / 16.0).astype(np.float32)
+    order = np.random.default_rng(seed).permutation(len(images))
+    n_test = int(round(test_fraction * len(images)))
+    test, train = order[:n_test], order[n_test:]
+    return images[train], digits.target[train], images[test], digits.target[test]
+
+
+def stack_digits(images, labels, n, seed=0):
+    """n RGB images whose channels are three independently drawn digits; label = 100 r + 10 g + b.
+
+    Returns images in [-1, 1] of shape (n, 3, 8, 8) and labels in 0..999 (1000 modes).
+    """
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(images), size=(n, 3))
+    stacked = images[picks] * 2.0 - 1.0
+    return stacked.astype(np.float32), labels[picks] @ np.array([100, 10, 1])
+
+
+def stacked_digits(n, seed=0, split_seed=0):
+    """The stacked-digits training set: n stacks drawn from the training split of the digits."""
+    x_train, y_train, _, _ = digits_split(split_seed)
+    return stack_digits(x_train, y_train, n, seed)

@@ -1,0 +1,123 @@
+"""Denoising Diffusion GAN (paper Sec. 3-4): the adversarial training step and the reverse step.
+
+Parametrisations of the generator (Table 2 of the paper):
+- "x0" (default): G(x_{t+1}, t, z) predicts x_0; x_t ~ q(x_t | x_{t+1}, x_0') (eq. 8-9).
+- "direct": G outputs x_t itself (the "direct denoising" ablation).
+- "eps": G outputs the noise eps; x_0' = (x_{t+1} - sqrt(1 - abar) eps) / sqrt(abar), then posterior.
+- "oneshot": a one-step GAN, G(x_T, T-1, z) -> x_0, whose real and fake samples are both diffused
+  into pairs for a t-conditioned D (the "diffusion as data augmentation" ablation); NFE = 1.
+`use_latent: false` feeds z = 0 (the "without latent variable z" ablation).
+"""
+import torch
+
+from ddgan.diffusion import DDGANDiffusion
+from ddgan.losses import discriminator_loss, generator_loss, r1_penalty, r1_weight
+from ddgan.methods import Method, requires_grad
+from ddgan.sampler import run_reverse_chain
+
+PARAMETRISATIONS = ("x0", "direct", "eps", "oneshot")
+
+
+class DenoisingDiffusionGAN(Method):
+    sampling_network = "generator"
+
+    def __init__(self, config):
+        super().__init__(config)
+        options = config["method"]
+        self.parametrisation = options.get("parametrisation", "x0")
+        if self.parametrisation not in PARAMETRISATIONS:
+            raise ValueError(f"unknown parametrisation {self.parametrisation!r}; choose one of {PARAMETRISATIONS}")
+        if set(self.networks) != {"generator", "discriminator"}:
+            raise ValueError(f"DDGAN needs networks 'generator' and 'discriminator', got {sorted(self.networks)}")
+        self.diffusion = DDGANDiffusion(options["num_timesteps"], options.get("schedule", "vp"),
+                                        options.get("beta_min", 0.1), options.get("beta_max", 20.0))
+        self.nz = options["nz"]
+        self.use_latent = options.get("use_latent", True)
+        self.r1_gamma = options["r1_gamma"]
+        self.lazy_reg = options.get("lazy_reg")
+        self.r1_rescale = options.get("r1_rescale", False)
+
+    @property
+    def num_timesteps(self):
+        return self.diffusion.num_timesteps
+
+    def latent(self, n, rng=None):
+        if not self.use_latent:
+            return torch.zeros(n, self.nz, device=self.device())
+        return self.randn(n, self.nz, rng=rng)
+
+    def generated_x_t(self, G, x_tp1, t, z, noise=None):
+        """The generator's x_t given x_{t+1}: one reverse step p_theta(x_t | x_{t+1}) (eq. 9)."""
+        out = G(x_tp1, t, z)
+        if self.parametrisation == "direct":
+            return out
+        x_0 = self.diffusion.x0_from_eps(x_tp1, t, out) if self.parametrisation == "eps" else out
+        return self.diffusion.posterior_sample(x_0, x_tp1, t, noise)
+
+    def one_shot(self, G, x_T, rng=None):
+        """The one-step generator of the "oneshot" ablation: x_0 = G(x_T, T-1, z)."""
+        start = torch.full((len(x_T),), self.num_timesteps - 1, device=x_T.device, dtype=torch.long)
+        return G(x_T, start, self.latent(len(x_T), rng))
+
+    def fake_pair(self, G, x_0, t, x_tp1=None):
+        """A generated pair (x_t', x_{t+1}) for steps t; x_{t+1} is diffused from the real x_0
+        unless given (the D step scores real and fake x_t against the same x_{t+1})."""
+        if self.parametrisation == "oneshot":
+            return self.diffusion.q_sample_pairs(self.one_shot(G, torch.randn_like(x_0)), t)
+        if x_tp1 is None:
+            _, x_tp1 = self.diffusion.q_sample_pairs(x_0, t)
+        return self.generated_x_t(G, x_tp1, t, self.latent(len(x_0))), x_tp1
+
+    def training_step(self, x_0, step, update):
+        G, D = self.networks["generator"], self.networks["discriminator"]
+        n = len(x_0)
+
+        # Discriminator: real pairs vs generated pairs, R1 on real pairs every lazy_reg steps.
+        requires_grad(D, True)
+        t = torch.randint(0, self.num_timesteps, (n,), device=x_0.device)
+        x_t, x_tp1 = self.diffusion.q_sample_pairs(x_0, t)
+        r1_scale = r1_weight(step, self.lazy_reg, self.r1_rescale)
+        x_t.requires_grad_(r1_scale > 0)
+        logits_real = D(x_t, t, x_tp1)
+        with torch.no_grad():
+            fake_t, fake_tp1 = self.fake_pair(G, x_0, t, x_tp1)
+        loss_real, loss_fake = discriminator_loss(logits_real, D(fake_t, t, fake_tp1))
+        loss_d = loss_real + loss_fake
+        logs = {"loss_d_real": loss_real.detach(), "loss_d_fake": loss_fake.detach()}
+        if r1_scale:
+            r1 = r1_penalty(logits_real, x_t, self.r1_gamma)
+            loss_d = loss_d + r1_scale * r1
+            logs["r1"] = r1.detach()
+        update("discriminator", loss_d)
+
+        # Generator: a fresh t and pair, D frozen.
+        requires_grad(D, False)
+        t = torch.randint(0, self.num_timesteps, (n,), device=x_0.device)
+        fake_t, fake_tp1 = self.fake_pair(G, x_0, t)
+        loss_g = generator_loss(D(fake_t, t, fake_tp1))
+        update("generator", loss_g)
+        requires_grad(D, True)
+        logs["loss_g"] = loss_g.detach()
+        return logs
+
+    @torch.no_grad()
+    def sample(self, n, *, rng=None, net=None, x_T=None):
+        G = self.networks["generator"] if net is None else net
+        if x_T is None:
+            x_T = self.randn(n, *self.data_shape, rng=rng)
+        if self.parametrisation == "oneshot":
+            return self.one_shot(G, x_T, rng)
+
+        def reverse_step(x_tp1, t):
+            return self.generated_x_t(G, x_tp1, t, self.latent(n, rng), self.randn(*x_tp1.shape, rng=rng))
+
+        return run_reverse_chain(reverse_step, x_T, reversed(range(self.num_timesteps)))
+
+    def nfe(self):
+        return 1 if self.parametrisation == "oneshot" else self.num_timesteps
+
+    def describe(self):
+        name = "DDGAN" if self.parametrisation == "x0" else f"DDGAN ({self.parametrisation})"
+        if not self.use_latent:
+            name += " no z"
+        return f"{name} T={self.num_timesteps}"

@@ -1,0 +1,84 @@
+"""The interface every method implements, and the registry that builds one from a run config.
+
+A method is a small object that knows its networks, its loss (one training step) and its reverse
+process (sampling). The trainer (ddgan.trainer) and the evaluation code only talk to this
+interface, so DDGAN and every baseline share one training loop and one sampler entry point.
+"""
+import abc
+import importlib
+
+import torch
+from torch import nn
+
+from ddgan.nets import build_network
+
+METHODS = {
+    "ddgan": ("ddgan.denoising_gan", "DenoisingDiffusionGAN"),
+    "ddpm": ("baselines.ddpm", "DDPM"),
+    "vae": ("baselines.vae", "VAE"),
+    "ldm": ("baselines.latent_diffusion", "LatentDiffusion"),
+    "vdm": ("baselines.vdm", "VDM"),
+}
+
+
+class Method(nn.Module, abc.ABC):
+    """Base class. Subclasses set `sampling_network` and implement `training_step` and `sample`.
+
+    networks: nn.ModuleDict built from config["networks"]; the trainer keeps an EMA copy of
+    networks[sampling_network] and passes that copy to `sample` for evaluation.
+    """
+
+    sampling_network = None
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.data_shape = tuple(config["data"]["shape"])
+        self.networks = nn.ModuleDict({name: build_network(spec) for name, spec in config["networks"].items()})
+
+    def optimizer_groups(self):
+        """Optimiser name -> names of the networks it updates (default: one optimiser per network)."""
+        return {name: [name] for name in self.networks}
+
+    @abc.abstractmethod
+    def training_step(self, x_0, step, update):
+        """One training iteration on a batch of data `x_0` in [-1, 1].
+
+        `update(optimizer_name, loss)` backpropagates `loss`, averages gradients over processes and
+        steps that optimiser. Returns a dict of scalar tensors to log.
+        """
+
+    @abc.abstractmethod
+    def sample(self, n, *, rng=None, net=None, **options):
+        """n samples in the data space ([-1, 1]); `net` defaults to the live sampling network."""
+
+    @abc.abstractmethod
+    def nfe(self, **options):
+        """Network function evaluations per sample for the given sampling options."""
+
+    def describe(self):
+        """A short name for tables, e.g. 'DDGAN T=4'."""
+        return self.config["method"]["name"]
+
+    # helpers shared by methods
+    def device(self):
+        return next(self.parameters()).device
+
+    def randn(self, *shape, rng=None):
+        return torch.randn(*shape, generator=rng, device=self.device())
+
+
+def method_class(name):
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; known methods: {', '.join(sorted(METHODS))}")
+    module, cls = METHODS[name]
+    return getattr(importlib.import_module(module), cls)
+
+
+def build_method(config):
+    return method_class(config["method"]["name"])(config)
+
+
+def requires_grad(net, flag):
+    for p in net.parameters():
+        p.requires_grad_(flag)

@@ -1,0 +1,207 @@
+"""Small networks for CPU-scale work: MLPs for 2D data, a small conv U-Net and conv discriminator.
+
+They use the same interfaces as the paper's networks so every method and the trainer run unchanged:
+a denoiser/generator `net(x, t, z=None)` (z omitted when nz = 0, e.g. a DDPM eps-model) and a
+discriminator `D(x_t, t, x_tp1) -> (B, 1)` logits. `t` may be an integer step or a float time.
+"""
+import math
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+def sinusoidal_embedding(t, dim, max_period=10000.0):
+    """Transformer-style embedding of scalar (integer or continuous) times t, shape (B,) -> (B, dim)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device) / max(half - 1, 1))
+    angles = t.float()[:, None] * freqs[None]
+    return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
+
+
+class TimeEmbedding(nn.Module):
+    """Sinusoidal features of t followed by a two-layer MLP."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.dim = dim
+        self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(self, t):
+        return self.mlp(sinusoidal_embedding(t, self.dim))
+
+
+class LatentMapping(nn.Module):
+    """z -> style vector: pixel norm then an MLP, as the paper's mapping network."""
+
+    def __init__(self, nz, dim, n_layers=2):
+        super().__init__()
+        layers = [nn.Linear(nz, dim), nn.SiLU()]
+        for _ in range(n_layers - 1):
+            layers += [nn.Linear(dim, dim), nn.SiLU()]
+        self.mlp = nn.Sequential(*layers)
+
+    def forward(self, z):
+        z = z * torch.rsqrt(z.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+        return self.mlp(z)
+
+
+OUTPUTS = {"linear": nn.Identity, "tanh": nn.Tanh}
+
+
+class MLPDenoiser(nn.Module):
+    """MLP generator / denoiser for vector data: every layer is conditioned on t (and z if nz > 0)."""
+
+    def __init__(self, data_dim=2, nz=0, hidden=256, depth=3, t_dim=64, z_dim=64, output="linear"):
+        super().__init__()
+        self.nz = nz
+        self.time = TimeEmbedding(t_dim)
+        self.latent = LatentMapping(nz, z_dim) if nz else None
+        cond_dim = t_dim + (z_dim if nz else 0)
+        widths = [data_dim] + [hidden] * depth
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.conditioners = nn.ModuleList(nn.Linear(cond_dim, hidden) for _ in range(depth))
+        self.out = nn.Linear(hidden, data_dim)
+        self.output = OUTPUTS[output]()
+
+    def forward(self, x, t, z=None):
+        cond = self.time(t)
+        if self.nz:
+            cond = torch.cat([cond, self.latent(z)], dim=1)
+        h = x
+        for layer, conditioner in zip(self.layers, self.conditioners):
+            h = F.silu(layer(h) + conditioner(cond))
+        return self.output(self.out(h))
+
+
+class MLPDiscriminator(nn.Module):
+    """Time-conditioned MLP discriminator on the pair (x_t, x_{t+1})."""
+
+    def __init__(self, data_dim=2, hidden=256, depth=3, t_dim=64):
+        super().__init__()
+        self.time = TimeEmbedding(t_dim)
+        widths = [2 * data_dim] + [hidden] * depth
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.conditioners = nn.ModuleList(nn.Linear(t_dim, hidden) for _ in range(depth))
+        self.out = nn.Linear(hidden, 1)
+
+    def forward(self, x_t, t, x_tp1):
+        cond = self.time(t)
+        h = torch.cat([x_t, x_tp1], dim=1)
+        for layer, conditioner in zip(self.layers, self.conditioners):
+            h = F.leaky_relu(layer(h) + conditioner(cond), 0.2)
+        return self.out(h)
+
+
+class AdaptiveGroupNorm(nn.Module):
+    """GroupNorm whose scale and shift come from a style vector (plain affine GroupNorm without one)."""
+
+    def __init__(self, channels, style_dim=0, groups=8):
+        super().__init__()
+        self.norm = nn.GroupNorm(min(groups, channels), channels, affine=not style_dim)
+        self.style = nn.Linear(style_dim, 2 * channels) if style_dim else None
+        if self.style is not None:
+            nn.init.zeros_(self.style.weight)
+            nn.init.zeros_(self.style.bias)
+
+    def forward(self, h, style=None):
+        h = self.norm(h)
+        if self.style is None:
+            return h
+        scale, shift = self.style(style)[:, :, None, None].chunk(2, dim=1)
+        return h * (1 + scale) + shift
+
+
+class ResBlock(nn.Module):
+    """Pre-activation residual block: t enters as a channel bias, z through adaptive GroupNorm."""
+
+    def __init__(self, c_in, c_out, t_dim, style_dim=0):
+        super().__init__()
+        self.norm1 = AdaptiveGroupNorm(c_in, style_dim)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.time = nn.Linear(t_dim, c_out)
+        self.norm2 = AdaptiveGroupNorm(c_out, style_dim)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x, t_emb, style=None):
+        h = self.conv1(F.silu(self.norm1(x, style))) + self.time(t_emb)[:, :, None, None]
+        h = self.conv2(F.silu(self.norm2(h, style)))
+        return (h + self.skip(x)) / math.sqrt(2)
+
+
+class ConvUNet(nn.Module):
+    """A small U-Net `net(x, t, z=None)` for images (one residual block per resolution)."""
+
+    def __init__(self, image_size=8, in_channels=3, base_channels=64, channel_mult=(1, 2), nz=0,
+                 z_emb_dim=64, t_dim=64, output="tanh"):
+        super().__init__()
+        if image_size % 2 ** (len(channel_mult) - 1):
+            raise ValueError(f"image_size {image_size} is not divisible by 2^{len(channel_mult) - 1} "
+                             f"(one halving per extra channel_mult entry)")
+        self.nz = nz
+        style_dim = z_emb_dim if nz else 0
+        self.time = TimeEmbedding(t_dim)
+        self.latent = LatentMapping(nz, z_emb_dim) if nz else None
+        widths = [base_channels * m for m in channel_mult]
+        self.input_conv = nn.Conv2d(in_channels, widths[0], 3, padding=1)
+        self.down = nn.ModuleList()
+        c = widths[0]
+        for w in widths:
+            self.down.append(ResBlock(c, w, t_dim, style_dim))
+            c = w
+        self.middle = ResBlock(c, c, t_dim, style_dim)
+        self.up = nn.ModuleList()
+        for w in reversed(widths):
+            self.up.append(ResBlock(c + w, w, t_dim, style_dim))
+            c = w
+        self.out_norm = AdaptiveGroupNorm(c, style_dim)
+        self.out_conv = nn.Conv2d(c, in_channels, 3, padding=1)
+        self.output = OUTPUTS[output]()
+
+    def forward(self, x, t, z=None):
+        t_emb = self.time(t)
+        style = self.latent(z) if self.nz else None
+        h = self.input_conv(x)
+        skips = []
+        for level, block in enumerate(self.down):
+            if level:
+                h = F.avg_pool2d(h, 2)
+            h = block(h, t_emb, style)
+            skips.append(h)
+        h = self.middle(h, t_emb, style)
+        for level, block in enumerate(self.up):
+            if level:
+                h = F.interpolate(h, scale_factor=2.0, mode="nearest")
+            h = block(torch.cat([h, skips.pop()], dim=1), t_emb, style)
+        return self.output(self.out_conv(F.silu(self.out_norm(h, style))))
+
+
+class ConvDiscriminator(nn.Module):
+    """Time-conditioned conv discriminator on cat(x_t, x_{t+1}): down-blocks, spatial sum, linear head."""
+
+    def __init__(self, in_channels=3, base_channels=64, channel_mult=(1, 2), t_dim=64):
+        super().__init__()
+        self.time = TimeEmbedding(t_dim)
+        self.input_conv = nn.Conv2d(2 * in_channels, base_channels, 3, padding=1)
+        self.blocks = nn.ModuleList()
+        self.time_bias = nn.ModuleList()
+        c = base_channels
+        for m in channel_mult:
+            w = base_channels * m
+            self.blocks.append(nn.ModuleList([nn.Conv2d(c, w, 3, padding=1), nn.Conv2d(w, w, 3, padding=1),
+                                              nn.Conv2d(c, w, 1)]))
+            self.time_bias.append(nn.Linear(t_dim, w))
+            c = w
+        self.head = nn.Linear(c, 1)
+
+    def forward(self, x_t, t, x_tp1):
+        t_emb = self.time(t)
+        h = self.input_conv(torch.cat([x_t, x_tp1], dim=1))
+        for (conv1, conv2, skip), time_bias in zip(self.blocks, self.time_bias):
+            r = conv1(F.leaky_relu(h, 0.2)) + time_bias(t_emb)[:, :, None, None]
+            r = conv2(F.leaky_relu(r, 0.2))
+            h = (r + skip(h)) / math.sqrt(2)
+            if h.shape[-1] > 1:
+                h = F.avg_pool2d(h, 2)
+        return self.head(F.leaky_relu(h, 0.2).sum(dim=(2, 3)))
