@@ -1,0 +1,5 @@
+import sys
+
+from ddgan.cli import main
+
+sys.exit(main())
