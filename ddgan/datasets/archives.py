@@ -7,7 +7,6 @@ random access into a compressed tar re-reads it from the start for every member.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import tarfile
 import zipfile
 import zlib
@@ -207,7 +206,3 @@ def check_member_md5(tree: ArchiveTree, name: str, known: dict | None) -> str | 
 def _bytes_bar(total: int, desc: str, enabled: bool = True):
     return tqdm(total=total, desc=desc, unit="B", unit_scale=True, leave=False,
                 disable=not enabled or total < (256 << 20))
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

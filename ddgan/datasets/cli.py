@@ -49,8 +49,8 @@ def add_data_arguments(parent) -> argparse.ArgumentParser:
                                       "read and decode an archive completely without writing anything.")
     verify_parser.add_argument("--archive", default=None, help="check this archive instead of the prepared copy")
     for sub in (prepare_parser, verify_parser):
-        sub.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
-                         help="processes decoding JPEG/WebP images (default: min(8, CPUs))")
+        sub.add_argument("--workers", type=int, default=max(1, min(8, (os.cpu_count() or 1) - 1)),
+                         help="processes decoding JPEG/WebP images (default: CPUs - 1, at most 8)")
         sub.add_argument("--allow-resize", action="store_true",
                          help="CelebA-HQ: resize images that are not 256x256 instead of failing")
     command("list", "List the datasets and whether they are prepared under ROOT.", with_name=False)

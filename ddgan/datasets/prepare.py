@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .archives import archive_sha256, open_archive
 from .cifar import read_cifar10
-from .download import download_archive, downloads_dir, manual_fix
+from .fetch import download_archive, downloads_dir, manual_fix
 from .errors import ArchiveError, DatasetError, ImageDataError, PreparedDatasetError
 from .images import read_image_folder
 from .lsun import default_folder, read_lsun_lmdb
