@@ -41,6 +41,9 @@ def celeba_zip(tmp_path, count=12, odd_sizes=None):
 
 
 def test_celeba_zip_in_numeric_order_with_two_workers(tmp_path):
+    junk = tmp_path / "kaggle" / "__MACOSX" / "celeba_hq_256"
+    junk.mkdir(parents=True)
+    (junk / "._00000.jpg").write_bytes(b"macOS resource fork, not an image")
     archive, decoded = celeba_zip(tmp_path)
     root = tmp_path / "data"
     prepare("celeba_256", root, archive=archive, workers=2, progress=False, expected_counts={"train": 12})

@@ -77,6 +77,8 @@ def test_missing_dataset_names_the_prepare_command(tmp_path, monkeypatch):
         open_prepared("lsun_church")
     with pytest.raises(UnknownDatasetError, match="known datasets: cifar10"):
         prepare("imagenet")
+    with pytest.raises(UnknownDatasetError, match="unknown dataset 'imagenet'"):
+        open_prepared("imagenet")
 
 
 def test_default_root_follows_ddgan_data(tmp_path, monkeypatch):

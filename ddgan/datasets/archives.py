@@ -37,9 +37,10 @@ class ArchiveTree:
         self._root = root
         self._zip = zip_file
         if zip_file is not None:
-            self.names = sorted(info.filename for info in zip_file.infolist() if not info.is_dir())
+            names = (info.filename for info in zip_file.infolist() if not info.is_dir())
         else:
-            self.names = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+            names = (p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        self.names = sorted(name for name in names if not _is_macos_metadata(name))
 
     def open(self, name: str) -> BinaryIO:
         if self._zip is not None:
@@ -90,6 +91,12 @@ class ArchiveTree:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _is_macos_metadata(name: str) -> bool:
+    """__MACOSX/ folders and ._ files that macOS adds to archives it creates; never dataset files."""
+    parts = PurePosixPath(name).parts
+    return parts[0] == "__MACOSX" or parts[-1].startswith("._")
 
 
 def open_archive(path: Path | str, workdir: Path) -> ArchiveTree:
@@ -180,7 +187,9 @@ def archive_sha256(path: Path, progress: bool = True) -> dict:
     if path.is_file():
         return {"sha256": file_digest(path, progress=progress), "of": "archive file"}
     lines = []
-    files = sorted(p for p in path.rglob("*") if p.is_file())
+    # LMDB rewrites lock.mdb whenever the folder is opened with locking, so it is no part of the data.
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.name != "lock.mdb"
+                   and not _is_macos_metadata(p.relative_to(path).as_posix()))
     for p in tqdm(files, desc=f"sha256 {path.name}/", unit="file", disable=not progress or len(files) < 100):
         lines.append(f"{file_digest(p, progress=False)}  {p.relative_to(path).as_posix()}\n")
     return {

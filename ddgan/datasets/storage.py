@@ -24,7 +24,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .archives import file_digest
-from .errors import ImageDataError, PreparedDatasetError
+from .errors import ImageDataError, PreparedDatasetError, UnknownDatasetError
+from .specs import DATASETS
 from .splits import SplitSource
 
 MANIFEST = "manifest.json"
@@ -60,6 +61,8 @@ def _prepare_hint(name: str, root: Path) -> str:
 def read_manifest(name: str, root: Path) -> dict:
     path = root / name / MANIFEST
     if not path.is_file():
+        if name not in DATASETS:
+            raise UnknownDatasetError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
         raise PreparedDatasetError(f"dataset {name!r} is not prepared under {root} (no {path}). "
                                    + _prepare_hint(name, root))
     try:
