@@ -79,6 +79,11 @@ def generator_kwargs(preset):
     return dict(PAPER_GENERATORS[_preset_name(preset)])
 
 
+def build_generator(preset):
+    """A fresh NCSNppGenerator of a preset name or kwargs dict."""
+    return NCSNppGenerator(**generator_kwargs(preset))
+
+
 def build_discriminator(preset):
     """A fresh discriminator of a preset: SmallDiscriminator or LargeDiscriminator with its kwargs."""
     spec = PAPER_DISCRIMINATORS[_preset_name(preset)]
@@ -92,8 +97,9 @@ def generator_kwargs_from_official_args(args):
         k: args[k] for k, v in _FIXED_OFFICIAL_SETTINGS.items() if k in args and str(args[k]).lower() != str(v).lower()
     }
     if unsupported:
+        paper = {k: _FIXED_OFFICIAL_SETTINGS[k] for k in unsupported}
         raise OfficialCheckpointError(
-            f"official settings {unsupported} are not the paper's ({ {k: _FIXED_OFFICIAL_SETTINGS[k] for k in unsupported} }); "
+            f"official settings {unsupported} differ from the paper's {paper}; "
             "this package implements the paper's NCSN++ configuration only"
         )
     names = dict(
@@ -101,9 +107,7 @@ def generator_kwargs_from_official_args(args):
         num_res_blocks="num_res_blocks", attn_resolutions="attn_resolutions", dropout="dropout", nz="nz",
         z_emb_dim="z_emb_dim", n_mlp="n_mlp", fir_kernel="fir_kernel",
     )
-    missing = sorted(v for v in [*names.values(), "not_use_tanh"] if v not in args)
-    if missing:
-        raise OfficialCheckpointError(f"the official args lack {missing}; cannot rebuild the generator")
+    _require(args, [*names.values(), "not_use_tanh"], "the generator")
     kwargs = {ours: args[theirs] for ours, theirs in names.items()}
     for key in ("channel_mult", "attn_resolutions", "fir_kernel"):
         kwargs[key] = tuple(int(v) for v in kwargs[key])
@@ -111,7 +115,14 @@ def generator_kwargs_from_official_args(args):
     return kwargs
 
 
+def _require(args, names, what):
+    missing = sorted(n for n in names if n not in args)
+    if missing:
+        raise OfficialCheckpointError(f"the official args lack {missing}; cannot rebuild {what}")
+
+
 def _discriminator_from_official_args(args):
+    _require(args, ["num_channels", "ngf", "t_emb_dim"], "the discriminator")
     kind = "small" if args.get("dataset") in ("cifar10", "stackmnist") else "large"  # the official trainer's rule
     return DISCRIMINATORS[kind](in_channels=args["num_channels"], ngf=args["ngf"], t_emb_dim=args["t_emb_dim"])
 
@@ -156,6 +167,10 @@ def _layout_problems(file_state, expected_shapes):
     return missing, unexpected, mismatched
 
 
+def _count_official_modules(keys):
+    return len({k.split(".")[1] for k in keys if k.startswith("all_modules.")})
+
+
 def _generator_hints(file_state, kwargs):
     """Settings readable straight from the file that differ from the requested network."""
     found = {}
@@ -169,11 +184,11 @@ def _generator_hints(file_state, kwargs):
     if "all_modules.2.weight" in file_state and len(_shape(file_state["all_modules.2.weight"])) == 4:
         found["in_channels"] = _shape(file_state["all_modules.2.weight"])[1]
     hints = [f"{k}: the file has {v}, the network {kwargs[k]}" for k, v in found.items() if kwargs.get(k) != v]
-    count = lambda keys: len({k.split(".")[1] for k in keys if k.startswith("all_modules.")})  # noqa: E731
-    expected = generator_key_pairs(_meta_generator(kwargs))
-    if count(file_state) != count(p.official for p in expected):
+    in_file = _count_official_modules(file_state)
+    in_network = _count_official_modules(p.official for p in generator_key_pairs(_meta_generator(kwargs)))
+    if in_file != in_network:
         hints.append(
-            f"the file has {count(file_state)} modules in all_modules, the network {count(p.official for p in expected)}: "
+            f"the file has {in_file} modules in all_modules, the network {in_network}: "
             "check channel_mult, num_res_blocks, attn_resolutions and image_size"
         )
     fits = [name for name, kw in PAPER_GENERATORS.items() if _fits(file_state, kw)]

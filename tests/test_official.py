@@ -144,7 +144,7 @@ def test_exercised_official_networks_reproduce_official_output(case):
     fixture = _load("official_exercised_parity.pt")[case]
     weights = exercised_weights(fixture["official_shapes"], fixture["seed"])
     assert weights_checksum(weights) == pytest.approx(fixture["weights_checksum"], rel=1e-9), (
-        "torch's random stream changed: regenerate with tests/fixtures/make_official_exercised_parity.py"
+        "torch's random stream changed: regenerate with tests/fixtures/official_make_exercised_parity.py"
     )
     config, inputs = fixture["config"], fixture["inputs"]
     if fixture["network"] == "generator":
