@@ -1,6 +1,7 @@
 """The `ddgan` command: train, sample, evaluate, prepare data.
 
     ddgan train --preset mixture25 --run-dir runs/m25 [--set method.num_timesteps=2 ...]
+    ddgan data prepare cifar10 [--archive PATH]
     ddgan presets
 """
 import argparse
@@ -8,6 +9,11 @@ import json
 import sys
 
 from ddgan.config import ConfigError, apply_overrides, load_config
+from ddgan.datasets.cli import add_data_arguments, run_data
+from ddgan.datasets.errors import DatasetError
+
+# expected failures: printed as one message, no traceback
+USER_ERRORS = (ConfigError, DatasetError, FileNotFoundError)
 
 
 def resolve_config(args):
@@ -57,6 +63,8 @@ def build_parser():
     presets = commands.add_parser("presets", help="list the named configs")
     presets.add_argument("--show", metavar="NAME", help="print one preset's full config")
     presets.set_defaults(func=cmd_presets)
+
+    add_data_arguments(commands).set_defaults(func=run_data)
     return parser
 
 
@@ -64,7 +72,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, FileNotFoundError) as error:
+    except USER_ERRORS as error:
         print(f"ddgan {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -21,13 +21,13 @@ PARAMETRISATIONS = ("x0", "direct", "eps", "oneshot")
 class DenoisingDiffusionGAN(Method):
     sampling_network = "generator"
 
-    def __init__(self, config):
-        super().__init__(config)
+    def __init__(self, config, sampling_only=False):
+        super().__init__(config, sampling_only)
         options = config["method"]
         self.parametrisation = options.get("parametrisation", "x0")
         if self.parametrisation not in PARAMETRISATIONS:
             raise ValueError(f"unknown parametrisation {self.parametrisation!r}; choose one of {PARAMETRISATIONS}")
-        if set(self.networks) != {"generator", "discriminator"}:
+        if not sampling_only and set(self.networks) != {"generator", "discriminator"}:
             raise ValueError(f"DDGAN needs networks 'generator' and 'discriminator', got {sorted(self.networks)}")
         self.diffusion = DDGANDiffusion(options["num_timesteps"], options.get("schedule", "vp"),
                                         options.get("beta_min", 0.1), options.get("beta_max", 20.0))

@@ -30,11 +30,14 @@ class Method(nn.Module, abc.ABC):
 
     sampling_network = None
 
-    def __init__(self, config):
+    def __init__(self, config, sampling_only=False):
         super().__init__()
         self.config = config
         self.data_shape = tuple(config["data"]["shape"])
-        self.networks = nn.ModuleDict({name: build_network(spec) for name, spec in config["networks"].items()})
+        specs = config["networks"]
+        if sampling_only:     # evaluation needs only the network that generates
+            specs = {self.sampling_network: specs[self.sampling_network]}
+        self.networks = nn.ModuleDict({name: build_network(spec) for name, spec in specs.items()})
 
     def optimizer_groups(self):
         """Optimiser name -> names of the networks it updates (default: one optimiser per network)."""
@@ -75,8 +78,8 @@ def method_class(name):
     return getattr(importlib.import_module(module), cls)
 
 
-def build_method(config):
-    return method_class(config["method"]["name"])(config)
+def build_method(config, sampling_only=False):
+    return method_class(config["method"]["name"])(config, sampling_only=sampling_only)
 
 
 def requires_grad(net, flag):

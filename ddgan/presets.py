@@ -1,7 +1,9 @@
-"""Named run configs. Paper presets follow the official training commands (see
-results/reported and the reference notes); small presets run on a CPU in minutes.
+"""Named run configs. Paper presets follow the official training commands (the official README's
+commands are the authority: 4x64 on CIFAR-10, 8x4 on CelebA-HQ, 8x8 on LSUN); small presets run on
+a CPU in minutes.
 """
 import copy
+import json
 
 from ddgan.config import ConfigError
 
@@ -27,6 +29,39 @@ def mixture25_ddgan(num_timesteps=4, steps=6000):
     }
 
 
+def ddpm_method(num_timesteps, schedule, clip_x0):
+    if schedule == "linear":
+        return {"name": "ddpm", "num_timesteps": num_timesteps, "schedule": "linear", "beta_start": 1e-4,
+                "beta_end": 0.02, "variance": "small", "clip_x0": clip_x0}
+    return {"name": "ddpm", "num_timesteps": num_timesteps, "schedule": "ddgan_vp", "beta_min": 0.1,
+            "beta_max": 20.0, "variance": "small", "clip_x0": clip_x0}
+
+
+def mixture25_ddpm(num_timesteps=1000, schedule="linear", steps=6000):
+    """An eps-prediction MLP on the 25-Gaussian grid: DDPM (linear, T=1000) or DDGAN's T-step schedule."""
+    return {
+        "name": f"mixture25-ddpm-{schedule}-T{num_timesteps}",
+        "method": ddpm_method(num_timesteps, schedule, clip_x0=False),
+        "networks": {"denoiser": {"arch": "mlp", "data_dim": 2, "hidden": 256, "depth": 3}},
+        "data": {"dataset": "mixture25", "size": 100_000, "seed": 0, "shape": [2]},
+        "optim": {"lr": {"denoiser": 1e-3}, "betas": [0.9, 0.999], "ema_decay": 0.99},
+        "train": {"batch_size": 256, "steps": steps, "seed": 0, "log_every": 100, "checkpoint_every": 2000},
+    }
+
+
+def stacked_digits_ddpm(num_timesteps=1000, schedule="linear", steps=4000):
+    """A small conv U-Net eps-model on stacked 8x8 digits."""
+    return {
+        "name": f"stacked-digits-ddpm-{schedule}-T{num_timesteps}",
+        "method": ddpm_method(num_timesteps, schedule, clip_x0=True),
+        "networks": {"denoiser": {"arch": "conv_unet", "image_size": 8, "in_channels": 3, "base_channels": 48,
+                                  "channel_mult": [1, 2], "output": "linear"}},
+        "data": {"dataset": "stacked_digits", "size": 60_000, "seed": 0, "shape": [3, 8, 8]},
+        "optim": {"lr": {"denoiser": 5e-4}, "betas": [0.9, 0.999], "ema_decay": 0.995},
+        "train": {"batch_size": 128, "steps": steps, "seed": 0, "log_every": 100, "checkpoint_every": 2000},
+    }
+
+
 def stacked_digits_ddgan(num_timesteps=4, steps=4000):
     """DDGAN with a small conv U-Net and conv discriminator on stacked 8x8 digits."""
     return {
@@ -44,9 +79,70 @@ def stacked_digits_ddgan(num_timesteps=4, steps=4000):
     }
 
 
+# name -> (T, global batch, epochs, lr_d, lr_g, r1_gamma, lazy_reg, ema_decay, horizontal flips)
+PAPER_TRAINING = {
+    "cifar10": (4, 4 * 64, 1800, 1.25e-4, 1.6e-4, 0.02, 15, 0.9999, True),
+    "celeba_256": (2, 8 * 4, 800, 1e-4, 2e-4, 2.0, 10, 0.9999, True),
+    "lsun_church": (4, 8 * 8, 500, 1e-4, 1.6e-4, 1.0, 10, 0.999, True),
+    # the official code has no StackedMNIST command: CIFAR-10 settings, no flips (they change digits)
+    "stackedmnist": (4, 4 * 64, 100, 1.25e-4, 1.6e-4, 0.02, 15, 0.9999, False),
+}
+PAPER_IMAGE_SIZE = {"cifar10": 32, "celeba_256": 256, "lsun_church": 256, "stackedmnist": 32}
+
+
+def paper_ddgan(dataset, **method):
+    """The paper's DDGAN run on `dataset`, with optional method overrides (Table 2 ablations)."""
+    from ddgan.official import PAPER_DISCRIMINATORS, PAPER_GENERATORS
+    steps, batch, epochs, lr_d, lr_g, r1_gamma, lazy_reg, ema_decay, hflip = PAPER_TRAINING[dataset]
+    discriminator = PAPER_DISCRIMINATORS[dataset]
+    size = PAPER_IMAGE_SIZE[dataset]
+    config = {
+        "name": f"{dataset}-ddgan",
+        "method": {**ddgan_method(steps, nz=PAPER_GENERATORS[dataset]["nz"], r1_gamma=r1_gamma,
+                                  lazy_reg=lazy_reg), **method},
+        "networks": {
+            "generator": {"arch": "ncsnpp", **PAPER_GENERATORS[dataset]},
+            "discriminator": {"arch": f"{discriminator['type']}_discriminator", **discriminator["kwargs"]},
+        },
+        "data": {"dataset": dataset, "root": None, "split": "train", "hflip": hflip, "shape": [3, size, size]},
+        "optim": {"lr": {"generator": lr_g, "discriminator": lr_d}, "betas": [0.5, 0.9],
+                  "lr_schedule": "cosine", "lr_min": 1e-5, "ema_decay": ema_decay},
+        "train": {"batch_size": batch, "epochs": epochs, "seed": 1024, "log_every": 100,
+                  "checkpoint_every": 2000, "snapshot_every": 20_000, "num_workers": 4},
+    }
+    return json.loads(json.dumps(config))     # tuples -> lists, as in a saved config.json
+
+
+# Table 2 of the paper: CIFAR-10 ablations (method overrides of the cifar10 preset)
+TABLE2_VARIANTS = {
+    "T1": {"num_timesteps": 1},
+    "T2": {"num_timesteps": 2},
+    "T4": {},
+    "T8": {"num_timesteps": 8},
+    "oneshot_aug": {"parametrisation": "oneshot"},
+    "direct_xprev": {"parametrisation": "direct"},
+    "eps": {"parametrisation": "eps"},
+    "no_z": {"use_latent": False},
+}
+
+
+def table2_variant(variant):
+    config = paper_ddgan("cifar10", **TABLE2_VARIANTS[variant])
+    config["name"] = f"cifar10-ddgan-{variant}"
+    if variant == "eps":       # noise is not bounded to [-1, 1]: no tanh on the output
+        config["networks"]["generator"]["use_tanh"] = False
+    return config
+
+
 PRESETS = {
     "mixture25": mixture25_ddgan,
     "stacked_digits": stacked_digits_ddgan,
+    "mixture25_ddpm": mixture25_ddpm,
+    "mixture25_gaussian_T4": lambda: mixture25_ddpm(4, "ddgan_vp"),
+    "stacked_digits_ddpm": stacked_digits_ddpm,
+    "stacked_digits_gaussian_T4": lambda: stacked_digits_ddpm(4, "ddgan_vp"),
+    **{name: (lambda name=name: paper_ddgan(name)) for name in PAPER_TRAINING},
+    **{f"cifar10_{v}": (lambda v=v: table2_variant(v)) for v in TABLE2_VARIANTS if v != "T4"},
 }
 
 

@@ -1,0 +1,66 @@
+"""Load a trained model for sampling: a ddgan snapshot, a training state, or an official netG_*.pth.
+
+    sampler = load_sampler("runs/cifar10/snapshot.pt", device="cuda")
+    images = sampler.sample(100, torch.Generator("cuda").manual_seed(0))   # [-1, 1], NCHW
+"""
+from pathlib import Path
+
+import torch
+
+from ddgan.checkpoint import STATE_FORMAT, SNAPSHOT_FORMAT, load_file, load_state_dict_checked
+from ddgan.config import ConfigError
+from ddgan.methods import build_method
+
+
+class Sampler:
+    """A method with its EMA sampling network, ready to generate."""
+
+    def __init__(self, method, net, config, source, step=None, channels_last=False, bf16=False):
+        self.method, self.net, self.config, self.source, self.step = method, net.eval(), config, source, step
+        self.bf16 = bf16
+        if channels_last and len(method.data_shape) == 3:
+            self.net.to(memory_format=torch.channels_last)
+
+    @property
+    def nfe(self):
+        return self.method.nfe()
+
+    @property
+    def device(self):
+        return next(self.net.parameters()).device
+
+    def describe(self):
+        return self.method.describe()
+
+    @torch.inference_mode()
+    def sample(self, n, generator=None):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            x = self.method.sample(n, rng=generator, net=self.net)
+        return x.float().clamp_(-1.0, 1.0)
+
+
+def load_sampler(path, device="cpu", *, official_preset=None, channels_last=None, bf16=False):
+    """A Sampler for a ddgan snapshot / training state, or an official checkpoint with its preset."""
+    device = torch.device(device)
+    channels_last = device.type == "cuda" if channels_last is None else channels_last
+    if official_preset is not None:
+        from ddgan.official import load_official_generator
+        from ddgan.presets import get_preset
+        config = get_preset(official_preset)
+        net = load_official_generator(path, official_preset)
+        method = build_method(config, sampling_only=True)
+        method.networks[method.sampling_network] = net
+        step = None
+    else:
+        saved = load_file(path, "snapshot")
+        fmt = saved.get("format") if isinstance(saved, dict) else None
+        if fmt not in (SNAPSHOT_FORMAT, STATE_FORMAT):
+            raise ConfigError(f"{path} is neither a ddgan snapshot nor a training state; for an official "
+                              "netG_*.pth pass --official-checkpoint with --preset")
+        config, step = saved["config"], saved["step"]
+        method = build_method(config, sampling_only=True)
+        net = method.networks[method.sampling_network]
+        weights = saved["network"] if fmt == SNAPSHOT_FORMAT else saved["ema"]["net"]
+        load_state_dict_checked(net, weights, f"{path}")
+    method.to(device)
+    return Sampler(method, net.to(device), config, str(Path(path)), step, channels_last, bf16)
