@@ -23,6 +23,7 @@ class Sampler:
 
     @property
     def nfe(self):
+        """Network evaluations per sample with the default sampling options."""
         return self.method.nfe()
 
     @property
@@ -33,9 +34,10 @@ class Sampler:
         return self.method.describe()
 
     @torch.inference_mode()
-    def sample(self, n, generator=None):
+    def sample(self, n, generator=None, **options):
+        """n samples; `options` go to the method's sampler (e.g. steps=50 for DDPM)."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            x = self.method.sample(n, rng=generator, net=self.net)
+            x = self.method.sample(n, rng=generator, net=self.net, **options)
         return x.float().clamp_(-1.0, 1.0)
 
 

@@ -4,7 +4,7 @@ Single process:   python -m ddgan train --preset cifar10 --run-dir runs/cifar10
 Several GPUs:     accelerate launch --multi_gpu --num_processes 4 -m ddgan train --preset cifar10 --run-dir runs/cifar10
 Several nodes:    accelerate launch --multi_gpu --num_machines 2 --machine_rank R --main_process_ip HOST \
                       --main_process_port 29500 --num_processes 16 -m ddgan train ...
-CPU processes:    accelerate launch --cpu --num_processes 2 -m ddgan train ...   (gloo)
+CPU processes:    accelerate launch --multi_gpu --num_processes 2 -m ddgan train ...   (no GPU: gloo on CPU)
 
 Gradients are averaged over processes explicitly after each backward (rather than through DDP),
 because the R1 penalty differentiates through D twice, which DDP does not support. Every process
@@ -85,7 +85,9 @@ class Trainer:
         self.config = validate(with_defaults(config))
         self.run_dir = Path(run_dir)
         train, optim = self.config["train"], self.config["optim"]
-        self.accelerator = accelerator or Accelerator(mixed_precision=train["mixed_precision"])
+        # without a GPU, processes started by `accelerate launch --multi_gpu` form a gloo CPU group
+        self.accelerator = accelerator or Accelerator(mixed_precision=train["mixed_precision"],
+                                                      cpu=not torch.cuda.is_available())
         self.device = self.accelerator.device
         self.world_size = self.accelerator.num_processes
         self.rank = self.accelerator.process_index

@@ -1,0 +1,61 @@
+"""Train one demo run and score its samples (runs in a worker process, one thread each)."""
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ddgan.demo.scoring import score_mixture25, score_stacked_digits
+from ddgan.metrics.digit_classifier import load_digit_classifier
+from ddgan.trainer import train
+
+SAMPLE_BATCH = 2000
+SAMPLE_SEED = 0
+KEEP_FOR_FIGURES = {"mixture25": 5000, "stacked_digits": 64}
+
+
+def slug(label):
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+
+
+def generate(method, net, n, options, seed=SAMPLE_SEED):
+    rng = torch.Generator().manual_seed(seed)
+    chunks = [method.sample(min(SAMPLE_BATCH, n - i), rng=rng, net=net, **options) for i in range(0, n, SAMPLE_BATCH)]
+    return torch.cat(chunks).clamp(-1.0, 1.0).numpy() if len(method.data_shape) == 3 else torch.cat(chunks).numpy()
+
+
+def score(dataset, samples, classifier):
+    if dataset == "mixture25":
+        return score_mixture25(samples)
+    return score_stacked_digits(samples, classifier)
+
+
+def train_once(run, run_dir):
+    """Train (or resume / skip a finished run) and return the total training seconds."""
+    record = run_dir / "demo-training.json"
+    previous = json.loads(record.read_text())["seconds"] if record.exists() else 0.0
+    started = time.time()
+    trainer = train(run.config, run_dir, progress=False)
+    seconds = previous + time.time() - started
+    record.write_text(json.dumps({"seconds": seconds, "steps": trainer.step}))
+    return trainer, seconds
+
+
+def execute_run(run, root, classifier_path=None):
+    """Train `run`, sample every evaluation, score it; returns one result row per evaluation."""
+    torch.set_num_threads(1)
+    run_dir = Path(root) / run.dataset / run.key
+    trainer, seconds = train_once(run, run_dir)
+    classifier = load_digit_classifier(classifier_path) if run.dataset == "stacked_digits" else None
+    rows = []
+    for evaluation in run.evaluations:
+        samples = generate(trainer.method, trainer.ema.net, evaluation.n_samples, evaluation.sample_options)
+        np.save(run_dir / f"samples-{slug(evaluation.label)}.npy", samples[:KEEP_FOR_FIGURES[run.dataset]])
+        rows.append({"dataset": run.dataset, "method": evaluation.label, "T": evaluation.num_timesteps,
+                     "nfe": evaluation.nfe, "n_samples": evaluation.n_samples,
+                     **score(run.dataset, samples, classifier),
+                     "train_steps": trainer.step, "train_seconds": round(seconds, 1),
+                     "run": run.key, "sample_options": evaluation.sample_options})
+    return rows
