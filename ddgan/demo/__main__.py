@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from ddgan.datasets.toy import digits_split, mixture25, stack_digits
 from ddgan.demo import figures, report
 from ddgan.demo.execute import execute_run, slug
-from ddgan.demo.plan import DATASETS, demo_runs
+from ddgan.demo.plan import CLASSIFIER_EPOCHS, DATASETS, STEPS, demo_runs
 from ddgan.demo.scoring import score_mixture25, score_stacked_digits
 from ddgan.metrics.digit_classifier import load_digit_classifier, save_digit_classifier, train_digit_classifier
 from ddgan.metrics.timing import time_sampling
@@ -31,12 +31,12 @@ from ddgan.sampling import load_sampler
 REFERENCE_SEED = 12345   # real samples for the "data" rows, drawn independently of training data
 
 
-def prepare_classifier(work):
+def prepare_classifier(work, epochs):
     """The digit classifier that labels each channel, trained on the digits' training split."""
     path = work / "digit_classifier.pt"
     if not path.exists():
         x_train, y_train, x_test, y_test = digits_split()
-        classifier = train_digit_classifier(x_train, y_train, x_test, y_test, epochs=40, batch_size=64)
+        classifier = train_digit_classifier(x_train, y_train, x_test, y_test, epochs=epochs, batch_size=64)
         save_digit_classifier(classifier, path)
     return path
 
@@ -63,7 +63,7 @@ def measure_time(run, work, evaluation):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m ddgan.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="quick", choices=["quick", "full"])
+    parser.add_argument("--profile", default="quick", choices=sorted(STEPS))
     parser.add_argument("--out", default="results/demo", type=Path)
     parser.add_argument("--work", default=None, type=Path, help="run directories (default runs/demo/<profile>)")
     parser.add_argument("--jobs", type=int, default=2, help="training processes in parallel (one thread each)")
@@ -76,7 +76,8 @@ def main(argv=None):
     torch.set_num_threads(max(1, args.jobs))
 
     runs = demo_runs(args.profile, args.datasets)
-    classifier_path = prepare_classifier(work) if "stacked_digits" in args.datasets else None
+    classifier_path = (prepare_classifier(work, CLASSIFIER_EPOCHS[args.profile])
+                       if "stacked_digits" in args.datasets else None)
 
     rows = []
     context = multiprocessing.get_context("spawn")

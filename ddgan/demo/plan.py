@@ -16,10 +16,15 @@ STEPS = {
               "stacked_digits": {"ddgan": 1200, "gaussian": 1200, "ddpm": 1500}},
     "full": {"mixture25": {"ddgan": 12000, "gaussian": 8000, "ddpm": 16000},
              "stacked_digits": {"ddgan": 6000, "gaussian": 4000, "ddpm": 8000}},
+    # plumbing only (used by the tests): every code path, seconds of training
+    "smoke": {"mixture25": {"ddgan": 20, "gaussian": 20, "ddpm": 20},
+              "stacked_digits": {"ddgan": 10, "gaussian": 10, "ddpm": 10}},
 }
 # samples scored per evaluation; many-step samplers get fewer where they would dominate the time
 SAMPLES = {"quick": {"default": 10_000, "ddpm_1000_digits": 1_000},
-           "full": {"default": 10_000, "ddpm_1000_digits": 5_000}}
+           "full": {"default": 10_000, "ddpm_1000_digits": 5_000},
+           "smoke": {"default": 400, "ddpm_1000_digits": 20}}
+CLASSIFIER_EPOCHS = {"quick": 40, "full": 40, "smoke": 2}
 
 
 @dataclass
