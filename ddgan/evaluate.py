@@ -35,7 +35,7 @@ from ddgan.metrics.inception import load_fid_extractor, load_is_inception
 from ddgan.metrics.inception_score import class_probabilities, inception_score
 from ddgan.metrics.mode_coverage import MODE_SAMPLES, classify_stacked_digits, mode_coverage, modes_of_labels
 from ddgan.metrics.precision_recall import load_vgg16_fc, precision_recall, vgg16_features
-from ddgan.metrics.reference import DEFAULT_CACHE_DIR, cached_or_computed, load_reference
+from ddgan.metrics.reference import DEFAULT_CACHE_DIR, Reference, cached_or_computed, load_reference
 from ddgan.metrics.timing import count_nfe, device_name, time_sampling
 
 METRICS = ("fid", "is", "pr", "modes", "time")
@@ -76,12 +76,13 @@ def generate_samples(sample_batch, n: int, batch_size: int, seed: int, folder: P
 
 
 def pr_feature_space(pr_features, dataset: str, points: bool) -> str:
+    """The precision/recall feature space: given, or raw for points, digit features for digits, else VGG-16."""
     if pr_features is None:
         return "raw" if points else "classifier" if ("mnist" in dataset or "digits" in dataset) else "vgg16"
     if pr_features not in PR_FEATURES:
         raise MetricsError(f"unknown precision/recall features {pr_features!r}; choose from {', '.join(PR_FEATURES)}")
     if (pr_features == "raw") != points:
-        raise MetricsError("raw-coordinate precision/recall is for point samples (n, D), and only it is")
+        raise MetricsError("raw-coordinate precision/recall goes with reference points (n, D), and only it does")
     return pr_features
 
 
@@ -94,8 +95,12 @@ def sha256_of_file(path) -> str:
 
 
 def package_commit() -> str | None:
-    result = subprocess.run(["git", "-C", str(Path(__file__).parent), "rev-parse", "HEAD"],
-                            capture_output=True, text=True)
+    """git HEAD of the checkout holding this package, or None outside a git checkout."""
+    try:
+        result = subprocess.run(["git", "-C", str(Path(__file__).parent), "rev-parse", "HEAD"],
+                                capture_output=True, text=True)
+    except OSError:
+        return None
     return result.stdout.strip() if result.returncode == 0 else None
 
 
@@ -130,45 +135,41 @@ def reference_summary(info: dict) -> dict:
     return {field: info.get(field) for field in ("source", "data_sha256", "path")}
 
 
-def fid_values(s: SampleSet, protocol: str, fid_weights) -> tuple[float, str, dict]:
-    """FID of the samples under one protocol, the feature weights used, and the reference used."""
-    extractor = load_fid_extractor(protocol, fid_weights, s.device)
+def fid_values(s: SampleSet, protocol: str, extractor) -> tuple[float, dict]:
+    """FID of the samples under one protocol, and the reference statistics used."""
     mu_r, sigma_r, info = fid_metric.reference_statistics(s.dataset, protocol, extractor, s.reference, s.cache_dir,
                                                           s.batch_size, s.num_workers, s.device)
     scored = s.files if protocol == "clean" else fid_metric.paper_sample_files(s.files, fresh_folder(s.work, "jpg"))
     features = fid_metric.file_features(scored, protocol, extractor, s.batch_size, s.num_workers, s.device)
-    fid = fid_metric.frechet_distance(*fid_metric.feature_statistics(features), mu_r, sigma_r)
-    return fid, extractor.weights, reference_summary(info)
+    return fid_metric.frechet_distance(*fid_metric.feature_statistics(features), mu_r, sigma_r), reference_summary(info)
 
 
-def inception_score_values(s: SampleSet, is_weights) -> tuple[dict, str]:
-    inception, weights = load_is_inception(is_weights, s.device)
+def inception_score_values(s: SampleSet, inception: torch.nn.Module) -> dict:
     probabilities = class_probabilities(s.batches(), inception, s.device, total=s.n_batches())
     is_mean, is_std = inception_score(probabilities, splits=10)
-    return {"is_mean": is_mean, "is_std": is_std, "is_1split": inception_score(probabilities, splits=1)[0]}, weights
+    return {"is_mean": is_mean, "is_std": is_std, "is_1split": inception_score(probabilities, splits=1)[0]}
 
 
-def precision_recall_values(s: SampleSet, space: str, vgg_weights, classifier, digit_features) -> tuple[dict, str, dict]:
-    """Precision and recall in the chosen feature space, the features used, and the reference used."""
+def precision_recall_values(s: SampleSet, space: str, weights: str, vgg, classifier, digit_features) -> tuple[dict, dict]:
+    """Precision and recall in the chosen feature space, and the reference used."""
     if space == "raw":
-        real = load_reference(s.reference).array if s.reference is not None else None
-        if real is None or real.ndim != 2:
+        if not isinstance(s.reference, Reference) or not s.reference.is_points:
             raise MetricsError("raw-coordinate precision/recall needs the reference points (n, D) as reference")
-        fake, weights, reference_info = s.points, "raw coordinates", {"source": str(s.reference)}
+        fake, real = s.points, np.asarray(s.reference.array)
+        reference_info = {"source": s.reference.description, "data_sha256": s.reference.fingerprint(), "path": None}
     elif space == "vgg16":
-        vgg, weights = load_vgg16_fc(vgg_weights, s.device)
         fake = vgg16_features(s.batches(), vgg, s.device, s.n_batches())
         real, reference_info = s.cached_reference_features("pr_vgg16", weights, lambda data: {"features": vgg16_features(
             data.image_batches(s.batch_size), vgg, s.device, s.n_batches(len(data)))})
     else:
-        fake, weights = digit_features, f"penultimate features of the {classifier.description}"
+        fake = digit_features
         real, reference_info = s.cached_reference_features("pr_classifier", weights, lambda data: {
             "features": classify_stacked_digits(data.image_batches(s.batch_size), classifier,
                                                 s.n_batches(len(data)))[1]})
     if len(real) > len(fake):  # equal-sized sets, as the paper's 50k against 50k
         real = real[np.random.default_rng(s.seed).choice(len(real), len(fake), replace=False)]
     precision, recall = precision_recall(real, fake, device=s.device)
-    return {"precision": precision, "recall": recall}, weights, reference_info
+    return {"precision": precision, "recall": recall}, reference_info
 
 
 def evaluate(samples, *, dataset: str, metrics=("fid",), protocols=("clean",), n_samples: int | None = None,
@@ -199,8 +200,34 @@ def evaluate(samples, *, dataset: str, metrics=("fid",), protocols=("clean",), n
         raise MetricsError(f"{n} samples asked for, but the paper's protocol for {', '.join(metrics)} uses {needed}; "
                            f"pass allow_fewer_samples=True (--allow-fewer-samples) for a quick, non-comparable run")
 
+    if "time" in metrics and network is None:
+        raise MetricsError("the time metric counts NFE on the sampler's network: pass network=MODULE "
+                           "(the module called once per denoising step)")
+    if reference is not None and fid_metric.load_statistics_file(reference) is None:
+        reference = load_reference(reference)  # opened (and later hashed) once, before any sampling
+
+    # networks first: missing weights fail before any sampling
+    weights = {}
+    extractors = {protocol: load_fid_extractor(protocol, fid_weights, device)
+                  for protocol in (protocols if "fid" in metrics else [])}
+    weights.update({f"fid_{protocol}": extractor.weights for protocol, extractor in extractors.items()})
+    inception = None
+    if "is" in metrics:
+        inception, weights["is"] = load_is_inception(is_weights, device)
+    points_expected = isinstance(reference, Reference) and reference.is_points
+    space = pr_feature_space(pr_features, dataset, points_expected) if "pr" in metrics else None
+    classifier = None
+    if "modes" in metrics or space == "classifier":
+        classifier = load_digit_classifier(digit_classifier, device)
+        weights["digits"] = classifier.description
+    vgg = None
+    if space == "vgg16":
+        vgg, weights["pr"] = load_vgg16_fc(vgg_weights, device)
+    elif space is not None:
+        weights["pr"] = "raw coordinates" if space == "raw" else f"penultimate features of the {classifier.description}"
+
     work = Path(tempfile.mkdtemp(prefix="ddgan-eval-", dir=work_dir))
-    values, weights, reference_info, fids = {}, {}, {}, {}
+    values, reference_info, fids = {}, {}, {}
     try:
         points, files = None, []
         if from_callable and n:
@@ -211,32 +238,26 @@ def evaluate(samples, *, dataset: str, metrics=("fid",), protocols=("clean",), n
             if len(files) < needed and not allow_fewer_samples:
                 raise MetricsError(f"{samples} holds {len(files)} samples, but the paper's protocol uses {needed}; "
                                    f"pass allow_fewer_samples=True (--allow-fewer-samples) to evaluate them anyway")
-        if points is not None and {"fid", "is", "modes"} & set(metrics):
-            raise MetricsError("fid, is and modes need image samples; point samples (n, D) support pr and time")
+        if points is not None and ({"fid", "is", "modes"} & set(metrics) or space not in (None, "raw")):
+            raise MetricsError("point samples (n, D) support only time and pr against reference points (n, D)")
+        if points is None and space == "raw":
+            raise MetricsError("raw-coordinate precision/recall needs point samples (n, D); these are images")
         s = SampleSet(dataset, files, points, reference, Path(cache_dir), batch_size, seed, device, work, num_workers)
 
-        for protocol in protocols if "fid" in metrics else []:
-            fids[protocol], weights[f"fid_{protocol}"], reference_info[f"fid_{protocol}"] = fid_values(
-                s, protocol, fid_weights)
-        if "is" in metrics:
-            is_values, weights["is"] = inception_score_values(s, is_weights)
-            values.update(is_values)
-        space = pr_feature_space(pr_features, dataset, points is not None) if "pr" in metrics else None
-        classifier, digit_features = None, None
-        if "modes" in metrics or space == "classifier":
-            classifier = load_digit_classifier(digit_classifier, device)
-            weights["digits"] = classifier.description
+        for protocol, extractor in extractors.items():
+            fids[protocol], reference_info[f"fid_{protocol}"] = fid_values(s, protocol, extractor)
+        if inception is not None:
+            values.update(inception_score_values(s, inception))
+        digit_features = None
+        if classifier is not None:
             labels, digit_features = classify_stacked_digits(s.batches(), classifier, s.n_batches())
             if "modes" in metrics:
                 values["modes"], values["kl"] = mode_coverage(modes_of_labels(labels[:MODE_SAMPLES]))
         if space is not None:
-            pr, weights["pr"], reference_info["pr"] = precision_recall_values(s, space, vgg_weights, classifier,
-                                                                            digit_features)
+            pr, reference_info["pr"] = precision_recall_values(s, space, weights["pr"], vgg, classifier,
+                                                               digit_features)
             values.update(pr)
         if "time" in metrics:
-            if network is None:
-                raise MetricsError("the time metric counts NFE on the sampler's network: pass network=MODULE "
-                                   "(the module called once per denoising step)")
             values["nfe"] = count_nfe(samples, network, TIME_BATCH, seed, device)
             values["time_s"] = time_sampling(samples, TIME_BATCH, seed=seed, device=device).time_s
         n_done = len(points) if points is not None else len(files)

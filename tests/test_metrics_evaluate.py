@@ -112,7 +112,7 @@ def test_points_get_raw_precision_recall_nfe_and_time(tmp_path):
     assert record["protocol"] is None and record["feature_weights"] == {"pr": "raw coordinates"}
     assert record["metrics"]["precision"] == precision and record["metrics"]["recall"] == recall
     assert record["metrics"]["nfe"] == 4 and record["metrics"]["time_s"] > 0
-    with pytest.raises(MetricsError, match="need image samples"):
+    with pytest.raises(MetricsError, match="point samples \\(n, D\\) support only"):
         run(sampler.sample, tmp_path, metrics="fid", n_samples=20, reference=real)
 
 

@@ -6,11 +6,12 @@ import pytest
 import scipy.linalg
 import torch
 import torch.nn.functional as F
+import torchvision
 from cleanfid.resize import build_resizer
 
 from ddgan.metrics import fid
 from ddgan.metrics.errors import MetricsError
-from ddgan.metrics.images import write_images
+from ddgan.metrics.images import to_uint8, write_images
 from ddgan.metrics.inception import FeatureExtractor, fid_helper_weights_path, load_fid_extractor
 from ddgan.metrics.reference import load_reference
 
@@ -87,6 +88,19 @@ def test_grey_arrays_are_read_as_rgb(standin):
     from_grey = fid.reference_features(load_reference(grey), "clean", standin, batch_size=6)
     from_rgb = fid.reference_features(load_reference(np.repeat(grey[..., None], 3, -1)), "clean", standin, 6)
     np.testing.assert_array_equal(from_grey, from_rgb)
+
+
+def test_paper_jpegs_are_byte_identical_to_the_official_save_image(tmp_path):
+    """Official code: torchvision.utils.save_image((x + 1) / 2, "i.jpg"). Here: PNG first, then JPEG."""
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(10)) * 2.2 - 1.1  # a little out of range
+    for i in range(2):
+        torchvision.utils.save_image((x[i] + 1) / 2, tmp_path / f"official_{i}.jpg")
+    (tmp_path / "png").mkdir()
+    (tmp_path / "jpg").mkdir()
+    write_images(to_uint8(x), tmp_path / "png", 0, ".png")
+    ours = fid.paper_sample_files(sorted((tmp_path / "png").iterdir()), tmp_path / "jpg")
+    for i in range(2):
+        assert ours[i].read_bytes() == (tmp_path / f"official_{i}.jpg").read_bytes()
 
 
 def test_jpeg_round_trip_raises_fid_a_little(tmp_path, standin):

@@ -9,6 +9,7 @@ StackedMNIST; scikit-learn's 8x8 digits for the small demo). The saved file reco
 trains on an .npz with x_train, y_train, x_test, y_test (uint8 images (N, H, W), labels 0..9).
 """
 import argparse
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +109,9 @@ def load_digit_classifier(path, device="cpu") -> DigitClassifier:
     classifier = DigitClassifier(**saved["config"])
     classifier.load_state_dict(saved["state_dict"])
     classifier.test_accuracy = saved["test_accuracy"]
-    classifier.description = f"digit classifier {path} (test accuracy {classifier.test_accuracy:.4f})"
+    sha256 = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    classifier.description = (f"digit classifier {Path(path).name} (sha256 {sha256[:12]}, "
+                              f"test accuracy {classifier.test_accuracy:.4f})")
     return classifier.eval().to(device)
 
 

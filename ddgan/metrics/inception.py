@@ -7,8 +7,9 @@ Every network here is the TensorFlow Inception graph of 2015-12-05, the network 
   (the `layers` of inception-2015-12-05.pt, which clean-fid downloads for its standard "clean" mode)
   as default_1.pt. It takes 299x299 images already scaled, and returns pool3 (N, 2048).
 - FID, standard: the weights clean-fid itself downloads (needs internet on first use).
-- IS: pytorch-fid's port pt_inception-2015-12-05-6726825d.pth, the same file torch-fidelity publishes
-  as weights-inception-2015-12-05-6726825d.pth, run through its fc layer to the graph's 1008 logits.
+- IS: pytorch-fid's port pt_inception-2015-12-05-6726825d.pth (torch-fidelity republishes it as
+  weights-inception-2015-12-05-6726825d.pth, same sha256 prefix), run through its fc layer to the
+  graph's 1008 logits.
   The TF-GAN Inception Score (which the official DDGAN script used) runs this same graph.
 
 clean-fid hands a feature extractor float images in [0, 255], NCHW, already resized to 299x299 (PIL
@@ -162,5 +163,8 @@ def load_is_inception(weights_path=None, device="cpu", download: bool = True) ->
     """The TF Inception with its logits head, in eval mode, and a description of its weights."""
     path = find_is_weights(weights_path, download)
     network = build_tf_inception()
-    network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    try:
+        network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    except (RuntimeError, KeyError) as error:
+        raise WeightsUnavailableError(f"{path} is not the pytorch-fid TF Inception state dict ({error})") from error
     return network.eval().to(device), f"{path.name} (TF Inception 2015-12-05 logits, pytorch-fid port)"

@@ -11,7 +11,7 @@ a later evaluation reuses them whenever that key matches.
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,6 +29,7 @@ class Reference:
     description: str
     files: list | None = None
     array: np.ndarray | None = None
+    _sha256: str | None = field(default=None, repr=False)
 
     @property
     def is_points(self) -> bool:
@@ -37,18 +38,21 @@ class Reference:
     def __len__(self) -> int:
         return len(self.files) if self.files is not None else len(self.array)
 
-    def image_batches(self, batch_size: int, indices=None):
-        """uint8 RGB NHWC batches of the reference images, in order (or of the given indices)."""
-        order = np.arange(len(self)) if indices is None else np.asarray(indices)
-        for start in range(0, len(order), batch_size):
-            chosen = order[start:start + batch_size]
+    def image_batches(self, batch_size: int):
+        """uint8 RGB NHWC batches of the reference images, in order."""
+        for start in range(0, len(self), batch_size):
             if self.files is not None:
-                yield read_images([self.files[i] for i in chosen])
+                yield read_images(self.files[start:start + batch_size])
             else:
-                yield as_rgb_nhwc(np.asarray(self.array[chosen]))
+                yield as_rgb_nhwc(np.asarray(self.array[start:start + batch_size]))
 
     def fingerprint(self) -> str:
         """sha256 of the data: file names and bytes of a folder, or dtype, shape and bytes of an array."""
+        if self._sha256 is None:
+            self._sha256 = self.compute_sha256()
+        return self._sha256
+
+    def compute_sha256(self) -> str:
         digest = hashlib.sha256()
         if self.files is not None:
             for path in self.files:
@@ -120,7 +124,7 @@ def cache_entries(cache_dir) -> list[tuple[Path, dict]]:
 def find_cached(cache_dir, **key) -> tuple[Path, dict] | None:
     """The cached entry whose sidecar matches every given field, if any; several matches are an error."""
     matches = [(path, meta) for path, meta in cache_entries(cache_dir)
-               if all(meta.get(field) == value for field, value in key.items())]
+               if all(meta.get(name) == value for name, value in key.items())]
     if len(matches) > 1:
         raise MetricsError(f"several cached references match {key} in {cache_dir} "
                            f"({', '.join(p.name for p, _ in matches)}): pass the reference data to choose")
