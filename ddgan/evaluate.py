@@ -325,7 +325,7 @@ def run_eval(args) -> int:
     """`ddgan eval`: evaluate, print one summary line per record; expected failures print an error, exit 2."""
     try:
         device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        samples, config, network = args.samples, None, None
+        samples, config, network, declared_nfe = args.samples, None, None, None
         if args.checkpoint is not None:
             try:
                 from ddgan.sampling import load_sampler
@@ -334,6 +334,7 @@ def run_eval(args) -> int:
                                    f"write samples to a folder and use --samples instead") from error
             sampler = load_sampler(args.checkpoint, device)
             samples, config, network = sampler.sample, sampler.config, getattr(sampler, "network", None)
+            declared_nfe = getattr(sampler, "nfe", None)
         records = evaluate(
             samples, dataset=args.dataset, metrics=args.metrics, protocols=args.protocol, n_samples=args.n_samples,
             batch_size=args.batch_size, seed=args.seed, reference=args.reference, cache_dir=args.cache_dir,
@@ -347,4 +348,8 @@ def run_eval(args) -> int:
         return 2
     for record in records:
         print(json.dumps({"protocol": record["protocol"], "n_samples": record["n_samples"], **record["metrics"]}))
+    counted_nfe = records[0]["metrics"].get("nfe")
+    if declared_nfe is not None and counted_nfe is not None and counted_nfe != declared_nfe:
+        print(f"ddgan eval: warning: the sampler declares NFE {declared_nfe} but called its network "
+              f"{counted_nfe} times per batch; the record holds the counted value", file=sys.stderr)
     return 0

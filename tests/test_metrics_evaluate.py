@@ -2,6 +2,8 @@
 import argparse
 import hashlib
 import json
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -155,6 +157,31 @@ def test_run_eval_cli_success_and_clear_failure(tmp_path, stacked_digits, capsys
     assert run_eval(parser.parse_args(common + ["--metrics", "modes"])) == 2
     assert "26000" in capsys.readouterr().err
     assert len((tmp_path / "m.jsonl").read_text().splitlines()) == 1
+
+
+def test_run_eval_samples_from_a_checkpoint_through_load_sampler(tmp_path, monkeypatch, capsys):
+    checkpoint = tmp_path / "netG.pth"
+    checkpoint.write_bytes(b"ema weights")
+    point_sampler = PointSampler()
+
+    class LoadedSampler:
+        sample, network, nfe, config = point_sampler.sample, point_sampler.network, 3, {"T": 4}
+
+    module = types.ModuleType("ddgan.sampling")
+    module.load_sampler = lambda path, device: LoadedSampler()
+    monkeypatch.setitem(sys.modules, "ddgan.sampling", module)
+    parser = argparse.ArgumentParser()
+    add_eval_arguments(parser)
+    args = parser.parse_args(["--checkpoint", str(checkpoint), "--dataset", "toy", "--metrics", "time",
+                              "--results", str(tmp_path / "m.jsonl"), "--work-dir", str(tmp_path), "--device", "cpu"])
+    assert run_eval(args) == 0
+    record = json.loads((tmp_path / "m.jsonl").read_text())
+    assert record["metrics"]["nfe"] == 4 and record["config"] == {"T": 4} and record["checkpoint"] == str(checkpoint)
+    assert "declares NFE 3 but called its network 4 times" in capsys.readouterr().err
+
+    monkeypatch.setitem(sys.modules, "ddgan.sampling", None)  # a package without the sampler yet
+    assert run_eval(args) == 2
+    assert "--checkpoint needs ddgan.sampling.load_sampler" in capsys.readouterr().err
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ def digits():
 
 @pytest.fixture(scope="module")
 def classifier(digits):
-    return train_digit_classifier(*digits, epochs=10, batch_size=64, width=16, seed=0)
+    return train_digit_classifier(*digits, epochs=4, batch_size=64, width=16, seed=0)
 
 
 def test_mode_coverage_matches_direct_computation():
