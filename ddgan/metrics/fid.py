@@ -10,6 +10,7 @@ Protocols (every result names its protocol):
   quality 75) and read back; clean-fid mode "legacy_pytorch" (pytorch-fid's bilinear resize).
 Reference statistics always come from the training images as they are, under the same mode.
 """
+import os
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,7 @@ def paper_sample_files(files, folder: Path) -> list[Path]:
     """The samples after the official code's JPEG round trip: lossless files are re-saved as JPEG
     (quality 75) into folder; files that already are JPEG went through it and are used as they are."""
     converted = []
-    for index, path in enumerate(files):
+    for index, path in enumerate(tqdm(files, desc="JPEG round trip")):
         if Path(path).suffix.lower() in JPEG_EXTENSIONS:
             converted.append(Path(path))
         else:
@@ -84,7 +85,7 @@ def paper_sample_files(files, folder: Path) -> list[Path]:
 
 def load_statistics_file(path) -> tuple[np.ndarray, np.ndarray] | None:
     """(mu, sigma) if path is an .npz of FID statistics, else None."""
-    if not str(path).endswith(".npz") or not Path(path).is_file():
+    if not isinstance(path, (str, os.PathLike)) or not str(path).endswith(".npz") or not Path(path).is_file():
         return None
     with np.load(path) as archive:
         if {"mu", "sigma"} <= set(archive.files):

@@ -107,6 +107,9 @@ def load_reference(source) -> Reference:
         return Reference(str(path), array=check_array(np.load(path, mmap_mode="r"), str(path)))
     if path.suffix == ".npz":
         archive = np.load(path)
+        if key is None and {"mu", "sigma"} <= set(archive.files):
+            raise MetricsError(f"{path} holds FID statistics, not data: it serves FID only; give the prepared "
+                               f"training images for anything else")
         if key is None and len(archive.files) != 1:
             raise MetricsError(f"{path} holds arrays {archive.files}: name one as {path}:KEY")
         if key is not None and key not in archive.files:
