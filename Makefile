@@ -30,3 +30,6 @@ bench: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# the paper's tables: download -> prepare -> train -> evaluate -> compare (see reproduce/)
+-include reproduce/targets.mk

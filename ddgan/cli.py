@@ -65,6 +65,11 @@ def build_parser():
     presets.set_defaults(func=cmd_presets)
 
     add_data_arguments(commands).set_defaults(func=run_data)
+
+    from ddgan.evaluate import add_eval_arguments, run_eval
+    evaluate = commands.add_parser("eval", help="FID / IS / precision-recall / modes / NFE and time of samples or a checkpoint")
+    add_eval_arguments(evaluate)
+    evaluate.set_defaults(func=run_eval)
     return parser
 
 

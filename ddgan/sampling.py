@@ -27,6 +27,11 @@ class Sampler:
         return self.method.nfe()
 
     @property
+    def network(self):
+        """The module called once per sampling step (its forward calls are the NFE)."""
+        return self.net
+
+    @property
     def device(self):
         return next(self.net.parameters()).device
 

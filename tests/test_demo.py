@@ -1,0 +1,49 @@
+"""The demo: its scores on known inputs, and the whole pipeline at the smoke profile."""
+import csv
+import math
+
+import numpy as np
+import pytest
+
+from ddgan.datasets.toy import MIXTURE25_CENTRES, MIXTURE25_SCALE, mixture25, stack_digits, digits_split
+from ddgan.demo.__main__ import main
+from ddgan.demo.scoring import score_mixture25
+
+
+def test_mixture25_scores_of_known_sample_sets():
+    centres = np.repeat(MIXTURE25_CENTRES, 4, axis=0) / MIXTURE25_SCALE
+    assert score_mixture25(centres) == {"modes": 25, "high_quality": 1.0, "kl": pytest.approx(0.0, abs=1e-12)}
+    collapsed = np.tile(MIXTURE25_CENTRES[:1] / MIXTURE25_SCALE, (100, 1))
+    assert score_mixture25(collapsed)["kl"] == pytest.approx(math.log(25))
+    # halfway between two centres: assigned to one of them, but not of high quality
+    between = (MIXTURE25_CENTRES[:1] + [1.0, 0.0]) / MIXTURE25_SCALE
+    scores = score_mixture25(np.vstack([centres, between]))
+    assert scores["high_quality"] == pytest.approx(100 / 101) and scores["modes"] == 25
+    real = score_mixture25(mixture25(10_000, seed=3)[0])
+    assert real["modes"] == 25 and real["high_quality"] > 0.98 and real["kl"] < 0.01
+
+
+def test_stacked_digits_are_three_labelled_digits():
+    x_train, y_train, _, _ = digits_split()
+    images, labels = stack_digits(x_train, y_train, 50, seed=1)
+    assert images.shape == (50, 3, 8, 8) and images.min() >= -1 and images.max() <= 1
+    assert labels.max() < 1000 and len(np.unique(labels)) > 40
+
+
+def test_smoke_profile_writes_every_table_and_figure(tmp_path):
+    out = tmp_path / "out"
+    assert main(["--profile", "smoke", "--out", str(out), "--work", str(tmp_path / "work"), "--jobs", "2"]) == 0
+    for name in ("mixture25.csv", "stacked_digits.csv", "summary.md", "configs.json", "trilemma.png",
+                 "mixture25_samples.png", "stacked_digits_samples.png"):
+        assert (out / name).stat().st_size > 0, name
+    rows = list(csv.DictReader(open(out / "mixture25.csv")))
+    methods = [r["method"] for r in rows]
+    assert {"DDGAN T=1", "DDGAN T=2", "DDGAN T=4", "Gaussian denoiser T=4", "DDPM 4 steps", "DDPM 1000 steps",
+            "data (held-out samples)"} <= set(methods)
+    by_method = {r["method"]: r for r in rows}
+    assert by_method["DDPM 1000 steps"]["nfe"] == "1000" and by_method["DDGAN T=4"]["nfe"] == "4"
+    assert float(by_method["data (held-out samples)"]["high_quality"]) > 0.9
+    digits = {r["method"]: r for r in csv.DictReader(open(out / "stacked_digits.csv"))}
+    assert int(digits["data (held-out samples)"]["modes"]) > 200       # 400 real stacks: many distinct triples
+    summary = (out / "summary.md").read_text()
+    assert "profile `smoke`" in summary and "held-out accuracy" in summary
