@@ -110,7 +110,8 @@ class Trainer:
         for name, nets in self.method.optimizer_groups().items():
             if name not in self.base_lr:
                 raise ConfigError(f"optim.lr has no learning rate for optimiser {name!r} (has {sorted(self.base_lr)})")
-            params = [p for net in nets for p in self.method.networks[net].parameters()]
+            # a name may be dotted to select part of a network (e.g. "generator.decoder")
+            params = [p for net in nets for p in self.method.networks.get_submodule(net).parameters()]
             self.optimizers[name] = torch.optim.Adam(params, lr=self.base_lr[name], betas=tuple(optim["betas"]))
         self.ema = EMA(self.method.networks[self.method.sampling_network], optim["ema_decay"])
         self.step = 0
