@@ -1,10 +1,15 @@
 """Encoders and decoders of the VAE baseline and of latent diffusion's autoencoder.
 
 An encoder maps x to the diagonal Gaussian q(z | x): `encoder(x) -> (mean, log_variance)`.
-A decoder maps z to the mean of p(x | z): `decoder(z) -> x_mean`; it also holds `log_scale`, the
-learned log standard deviation of its Gaussian likelihood (one scalar shared by all dimensions, as
-in sigma-VAE, Rybkin et al. 2021, and the learned `logvar` of latent diffusion's autoencoder loss),
-and `latent_shape`, the shape of z a sampler draws from the prior.
+A decoder maps z to the mean of p(x | z): `decoder(z) -> x_mean`, and names `latent_shape`, the
+shape of z a sampler draws from the prior.
+
+The likelihood is Gaussian, p(x | z) = N(x_mean, s^2 I), with one scale s for all dimensions set to
+its maximum-likelihood value on the batch, s^2 = mean squared error (the "optimal sigma-VAE" of
+Rybkin et al. 2021): the reconstruction and KL terms are then balanced as in a true ELBO without a
+hand-tuned weight, and the decoder does not start in the posterior-collapse regime that a fixed or
+slowly learned s = 1 gives (latent diffusion's autoencoder learns a scalar log-variance for the
+same reason).
 
 Conv networks (images): residual blocks (GroupNorm, swish) with one halving per extra entry of
 channel_mult, so an 8x8 input with channel_mult (1, 2) has 4x4 latents, and with (1, 2, 2, 2) 1x1.
@@ -76,7 +81,6 @@ class ConvDecoder(nn.Module):
                 layers += [nn.Upsample(scale_factor=2.0, mode="nearest"), nn.Conv2d(c, c, 3, padding=1)]
         layers += [nn.GroupNorm(min(8, c), c), nn.SiLU(), nn.Conv2d(c, out_channels, 3, padding=1)]
         self.body = nn.Sequential(*layers)
-        self.log_scale = nn.Parameter(torch.zeros(()))
 
     def forward(self, z):
         return self.body(z)
@@ -104,7 +108,6 @@ class MLPDecoder(nn.Module):
         super().__init__()
         self.latent_shape = (latent_dim,)
         self.body = nn.Sequential(*mlp([latent_dim] + [hidden] * depth + [data_dim]))
-        self.log_scale = nn.Parameter(torch.zeros(()))
 
     def forward(self, z):
         return self.body(z)
@@ -130,12 +133,22 @@ def gaussian_log_likelihood(x, mean, log_scale):
     return log_density.flatten(1).sum(1)
 
 
-def elbo_terms(encoder, decoder, x):
+def optimal_log_scale(x, mean, minimum=-6.0):
+    """log s with s^2 = mean squared error, the maximum-likelihood shared scale, soft-clipped from
+    below at `minimum` as in sigma-VAE (the density of near-perfect reconstructions is unbounded)."""
+    log_scale = 0.5 * torch.log(((x - mean) ** 2).mean())
+    return minimum + F.softplus(log_scale - minimum)
+
+
+def elbo_terms(encoder, decoder, x, log_scale=None):
     """One-sample estimates of -E_q[log p(x | z)] and KL(q(z | x) || N(0, I)) per example (nats).
 
-    ELBO = E_q[log p(x | z)] - KL (Kingma & Welling 2014, eq. 7), with z reparameterised.
+    ELBO = E_q[log p(x | z)] - KL (Kingma & Welling 2014, eq. 7), with z reparameterised; the
+    likelihood's log scale is `log_scale`, or its batch maximum-likelihood value if None.
     """
     mean, log_variance = encoder(x)
     z = sample_posterior(mean, log_variance)
-    reconstruction = -gaussian_log_likelihood(x, decoder(z), decoder.log_scale)
+    x_mean = decoder(z)
+    log_scale = optimal_log_scale(x, x_mean) if log_scale is None else log_scale
+    reconstruction = -gaussian_log_likelihood(x, x_mean, log_scale)
     return reconstruction, gaussian_kl_to_standard(mean, log_variance)

@@ -3,8 +3,9 @@ its latents; a sample is drawn in latent space and decoded once.
 
 Both stages run in the one trainer as a staged training step:
 - steps 0 .. autoencoder_steps-1: the autoencoder, loss -(E_q[log p(x|z)] - kl_weight KL) per data
-  dimension (Gaussian likelihood with a learned scale, baselines/autoencoder.py; Rombach et al. use
-  a tiny KL weight, 1e-6, so the latents stay close to a plain autoencoder's), optimiser "autoencoder";
+  dimension (Gaussian likelihood with its maximum-likelihood scale, baselines/autoencoder.py, where
+  Rombach et al. learn a scalar log-variance over an L1 + perceptual loss; as they, a tiny KL weight,
+  1e-6, so the latents stay close to a plain autoencoder's), optimiser "autoencoder";
 - from then on: the encoder and decoder are frozen and the latent denoiser is trained with DDPM's
   L_simple on z * latent_scale, z ~ q(z | x), optimiser "denoiser". latent_scale = 1 / std of the
   latents of the first stage-2 batch (their "scale_by_std"), so the latents have unit variance.

@@ -83,10 +83,11 @@ class VDM(Method):
         gamma_0, gamma_1 = model.gamma(ends)
 
         eps_0 = torch.randn_like(f)
-        z_0_rescaled = f + torch.exp(0.5 * gamma_0) * eps_0          # z_0 / alpha_0
         if self.vocab_size is None:
-            log_likelihood = -0.5 * ((x - z_0_rescaled) ** 2 * torch.exp(-gamma_0) + math.log(2 * math.pi) + gamma_0)
+            # log N(x; z_0 / alpha_0, exp(gamma_0)) with z_0 / alpha_0 = x + exp(gamma_0 / 2) eps_0, in terms of eps_0
+            log_likelihood = -0.5 * (eps_0**2 + math.log(2 * math.pi) + gamma_0)
         else:
+            z_0_rescaled = f + torch.exp(0.5 * gamma_0) * eps_0          # z_0 / alpha_0
             log_probs = self.level_log_probs(z_0_rescaled, gamma_0)
             log_likelihood = log_probs.gather(-1, self.to_levels(x)[..., None])[..., 0]
         reconstruction = -log_likelihood.flatten(1).sum(1)
