@@ -17,6 +17,11 @@ the frozen one during stage 2 (at rate ema_decay per step).
 
 Sampling: the denoiser's DDPM or DDIM sampler (the same options as baselines/ddpm.py: sampler, steps,
 eta, spacing, ...) in latent space, then one decoder pass: NFE = steps + 1.
+
+`latent_model: "ddgan"` trains a denoising diffusion GAN on the latents instead (the DDGAN method's
+own training step, options under `method.ddgan`: num_timesteps, nz, r1_gamma, lazy_reg, ...); it
+needs a third network `discriminator` (on latents) and the optimisers "generator" and
+"discriminator"; NFE = T + 1.
 """
 import math
 
@@ -27,8 +32,11 @@ from torch import nn
 from baselines.autoencoder import elbo_terms, sample_posterior
 from baselines.gaussian_diffusion import GaussianDiffusion, resolve_sampling_options
 from baselines.schedules import training_betas
+from ddgan.denoising_gan import DenoisingDiffusionGAN
 from ddgan.methods import Method
 from ddgan.nets import build_network
+
+LATENT_MODELS = ("ddpm", "ddgan")
 
 
 class LatentDiffusionError(RuntimeError):
@@ -57,28 +65,56 @@ class LatentDiffusion(Method):
 
     def __init__(self, config, sampling_only=False):
         super().__init__(config, sampling_only)
-        if not sampling_only and set(self.networks) != {"encoder", "generator"}:
-            raise ValueError(f"latent diffusion needs networks 'encoder' and 'generator' (arch latent_generator), "
-                             f"got {sorted(self.networks)}")
+        self.latent_model = config["method"].get("latent_model", "ddpm")
+        if self.latent_model not in LATENT_MODELS:
+            raise ValueError(f"unknown latent_model {self.latent_model!r}; choose one of {', '.join(LATENT_MODELS)}")
+        expected = {"encoder", "generator"} | ({"discriminator"} if self.latent_model == "ddgan" else set())
+        if not sampling_only and set(self.networks) != expected:
+            raise ValueError(f"latent diffusion with latent_model {self.latent_model!r} needs networks "
+                             f"{sorted(expected)} (generator: arch latent_generator), got {sorted(self.networks)}")
         # latents are not bounded to [-1, 1]: no clipping of the denoiser's z_0 estimate by default
         self.options = {"clip_x0": False, "ddim_clip_x0": False, **config["method"]}
         self.autoencoder_steps = self.options["autoencoder_steps"]
         self.kl_weight = self.options.get("kl_weight", 1e-6)
         self.data_dim = math.prod(self.data_shape)
-        self.diffusion = GaussianDiffusion(training_betas(self.options))
-        self.sampling_options()
+        if self.latent_model == "ddpm":
+            self.diffusion = GaussianDiffusion(training_betas(self.options))
+            self.sampling_options()
+        else:
+            self.latent_gan = self.build_latent_gan(config, sampling_only)
+
+    def build_latent_gan(self, config, sampling_only):
+        """A DDGAN on the latents whose generator and discriminator are this method's own modules."""
+        generator = self.networks["generator"]
+        gan_config = {"method": {"name": "ddgan", **self.options["ddgan"]},
+                      "networks": {"generator": config["networks"]["generator"]["denoiser"]},
+                      "data": {"shape": list(generator.latent_shape)}}
+        gan = DenoisingDiffusionGAN(gan_config, sampling_only=True)
+        # its own generator (built from the spec) is replaced by the shared one
+        shared = {"generator": generator.denoiser}
+        if not sampling_only:
+            shared["discriminator"] = self.networks["discriminator"]
+        gan.networks = nn.ModuleDict(shared)
+        return gan
 
     def optimizer_groups(self):
-        return {"autoencoder": ["encoder", "generator.decoder"], "denoiser": ["generator.denoiser"]}
+        groups = {"autoencoder": ["encoder", "generator.decoder"]}
+        if self.latent_model == "ddgan":
+            return {**groups, "generator": ["generator.denoiser"], "discriminator": ["discriminator"]}
+        return {**groups, "denoiser": ["generator.denoiser"]}
 
     def sampling_options(self, **overrides):
+        if self.latent_model == "ddgan":
+            if overrides:
+                raise ValueError(f"a latent DDGAN samples with its T steps and takes no options, got {sorted(overrides)}")
+            return {}
         return resolve_sampling_options(self.options, overrides)
 
     # ---------------------------------------------------------------- training
     def training_step(self, x_0, step, update):
         if step < self.autoencoder_steps:
             return self.autoencoder_step(x_0, update)
-        return self.denoiser_step(x_0, update)
+        return self.denoiser_step(x_0, step, update)
 
     def autoencoder_step(self, x_0, update):
         reconstruction, kl = elbo_terms(self.networks["encoder"], self.networks["generator"].decoder, x_0)
@@ -91,11 +127,13 @@ class LatentDiffusion(Method):
         """z ~ q(z | x) from the frozen encoder."""
         return sample_posterior(*self.networks["encoder"](x_0))
 
-    def denoiser_step(self, x_0, update):
+    def denoiser_step(self, x_0, step, update):
         generator = self.networks["generator"]
         z = self.latents(x_0)
         if generator.latent_scale == 0:
             generator.latent_scale.copy_(1.0 / latent_std(z))
+        if self.latent_model == "ddgan":
+            return self.latent_gan.training_step(z * generator.latent_scale, step, update)
         loss = self.diffusion.loss(generator.denoiser, z * generator.latent_scale)
         update("denoiser", loss)
         return {"loss_denoiser": loss.detach()}
@@ -107,15 +145,23 @@ class LatentDiffusion(Method):
         if generator.latent_scale == 0:
             raise LatentDiffusionError("this latent diffusion model has no trained denoiser (training stopped within "
                                        "the autoencoder stage): train beyond method.autoencoder_steps")
+        if self.latent_model == "ddgan":
+            self.sampling_options(**options)
+            return generator.decode(self.latent_gan.sample(n, rng=rng, net=generator.denoiser))
         z_T = self.randn(n, *generator.latent_shape, rng=rng)
         z_0 = self.diffusion.sample(generator.denoiser, z_T, rng=rng, **self.sampling_options(**options))
         return generator.decode(z_0)
 
     def nfe(self, **options):
+        if self.latent_model == "ddgan":
+            self.sampling_options(**options)
+            return self.latent_gan.nfe() + 1
         resolved = self.sampling_options(**options)
         return len(self.diffusion.timesteps(resolved["steps"], resolved["spacing"])) + 1
 
     def describe(self):
+        if self.latent_model == "ddgan":
+            return f"Latent DDGAN T={self.latent_gan.num_timesteps}"
         resolved = self.sampling_options()
         sampler = "DDPM" if resolved["sampler"] == "ancestral" else f"DDIM eta={resolved['eta']:g}"
         return f"Latent diffusion ({sampler}, {self.nfe() - 1} steps)"

@@ -13,22 +13,27 @@ from ddgan.config import ConfigError
 DEMO_METHODS = ("ddpm", "vae", "ldm", "vdm")
 DEMO_DATASETS = ("mixture25", "stacked_digits")
 
-# training steps per profile, dataset and method ("quick": the default `make demo`)
+# Training steps per profile, dataset and method ("quick": the default `make demo`). Measured on the
+# 2-core CPU with one thread per run (ms/step, under load): mixture25 ddpm 10, vae 13, ldm 15, vdm 17;
+# stacked_digits ddpm 47, vae 43, ldm 30, vdm 50. Quick: about 5.5 CPU-minutes in all, full: about 22.
 DEMO_STEPS = {
     "quick": {"mixture25": {"ddpm": 3000, "vae": 2000, "ldm": 3000, "vdm": 3000},
-              "stacked_digits": {"ddpm": 1500, "vae": 1500, "ldm": 2000, "vdm": 1500}},
+              "stacked_digits": {"ddpm": 1000, "vae": 1000, "ldm": 1500, "vdm": 1000}},
     "full": {"mixture25": {"ddpm": 12000, "vae": 8000, "ldm": 12000, "vdm": 12000},
-             "stacked_digits": {"ddpm": 6000, "vae": 6000, "ldm": 8000, "vdm": 6000}},
+             "stacked_digits": {"ddpm": 4000, "vae": 4000, "ldm": 6000, "vdm": 4000}},
 }
 
-# sampling options to show per method (keyword arguments of method.sample); DDIM reuses the DDPM run
+# Sampling options to show per method (keyword arguments of method.sample); DDIM reuses the DDPM run.
+# Latent diffusion samples ancestrally: on these briefly trained latent denoisers the deterministic
+# DDIM (eta = 0) drifts off the latent distribution (the eps-model is poor at low noise), while the
+# stochastic samplers stay on it.
 DEMO_SAMPLING = {
     "ddpm": {"DDPM 1000 steps": {"steps": 1000},
              "DDIM 4 steps": {"sampler": "ddim", "steps": 4, "eta": 0.0},
              "DDIM 10 steps": {"sampler": "ddim", "steps": 10, "eta": 0.0},
              "DDIM 50 steps": {"sampler": "ddim", "steps": 50, "eta": 0.0}},
     "vae": {"VAE": {}},
-    "ldm": {"Latent diffusion (DDIM 50 steps)": {"sampler": "ddim", "steps": 50, "eta": 0.0}},
+    "ldm": {"Latent diffusion 100 steps": {"steps": 100}},
     "vdm": {"VDM 1000 steps": {"steps": 1000}},
 }
 
@@ -36,7 +41,7 @@ DATA = {
     "mixture25": {"dataset": "mixture25", "size": 100_000, "seed": 0, "shape": [2]},
     "stacked_digits": {"dataset": "stacked_digits", "size": 60_000, "seed": 0, "shape": [3, 8, 8]},
 }
-BATCH = {"mixture25": 256, "stacked_digits": 128}
+BATCH = {"mixture25": 256, "stacked_digits": 64}
 
 
 def linear_schedule(num_timesteps=1000, **sampling):
@@ -55,7 +60,7 @@ def demo_networks(method, dataset):
             "ldm": {"encoder": encoder, "generator": {"arch": "latent_generator", "denoiser": mlp, "decoder": decoder}},
             "vdm": {"model": {"arch": "vdm_model", "denoiser": mlp, "schedule": "learned_nnet"}},
         }[method]
-    unet = {"arch": "conv_unet", "image_size": 8, "in_channels": 3, "base_channels": 48, "channel_mult": [1, 2],
+    unet = {"arch": "conv_unet", "image_size": 8, "in_channels": 3, "base_channels": 32, "channel_mult": [1, 2],
             "output": "linear"}
     autoencoder = {"image_size": 8, "base_channels": 32, "channel_mult": [1, 2], "latent_channels": 3}
     return {
@@ -68,7 +73,9 @@ def demo_networks(method, dataset):
                 "generator": {"arch": "latent_generator",
                               "denoiser": {**unet, "image_size": 4, "channel_mult": [1, 2]},
                               "decoder": {"arch": "conv_decoder", "out_channels": 3, **autoencoder}}},
-        "vdm": {"model": {"arch": "vdm_model", "denoiser": unet, "schedule": "learned_nnet"}},
+        # the digits take 17 values: VDM's gamma_min = -13.3 for 256 levels puts sigma_0 at 1/6 of the level
+        # spacing; the same rule for 17 levels gives gamma_min = 2 log(2 / 17 / 6) = -7.9
+        "vdm": {"model": {"arch": "vdm_model", "denoiser": unet, "schedule": "learned_nnet", "gamma_min": -7.9}},
     }[method]
 
 
@@ -79,26 +86,48 @@ def demo_method(method, dataset, steps):
     if method == "vae":
         return {"name": "vae", "kl_weight": 1.0, "kl_warmup_steps": steps // 2 if dataset == "mixture25" else 0}
     if method == "ldm":
-        return {"name": "ldm", "autoencoder_steps": int(0.4 * steps), "kl_weight": 1e-6, **linear_schedule()}
+        return {"name": "ldm", "autoencoder_steps": steps // 2, "kl_weight": 1e-6,
+                **linear_schedule(sampler="ancestral", sample_steps=100)}
     return {"name": "vdm", "vocab_size": 17 if dataset == "stacked_digits" else None,
             "antithetic_time_sampling": True, "sample_steps": 1000}
 
 
 def demo_optim(method, dataset):
     lr = 1e-3 if dataset == "mixture25" else 5e-4
-    rates = {"ddpm": {"denoiser": lr}, "vae": {"vae": lr}, "ldm": {"autoencoder": lr, "denoiser": lr},
+    rates = {"ddpm": {"denoiser": lr}, "vae": {"vae": lr}, "ldm": {"autoencoder": 1e-3, "denoiser": lr},
              "vdm": {"model": lr}}[method]
     return {"lr": rates, "betas": [0.9, 0.999], "ema_decay": 0.99 if dataset == "mixture25" else 0.995}
 
 
-def demo_config(method, dataset, steps):
-    """A complete run config of baseline `method` on a demo dataset, trained for `steps` steps."""
+def latent_ddgan(config, dataset):
+    """Turn a latent diffusion demo config into a latent DDGAN (T = 4, as the DDGAN demo presets)."""
+    nz = 16 if dataset == "mixture25" else 32
+    generator = config["networks"]["generator"]
+    generator["denoiser"] = {**generator["denoiser"], "nz": nz}
+    if dataset == "mixture25":
+        config["networks"]["discriminator"] = {"arch": "mlp_discriminator", "data_dim": 2, "hidden": 256, "depth": 3}
+    else:
+        config["networks"]["discriminator"] = {"arch": "conv_discriminator", "in_channels": 3, "base_channels": 32,
+                                               "channel_mult": [1, 2]}
+    config["method"] = {"name": "ldm", "latent_model": "ddgan", "autoencoder_steps": config["method"]["autoencoder_steps"],
+                        "kl_weight": config["method"]["kl_weight"],
+                        "ddgan": {"num_timesteps": 4, "schedule": "vp", "beta_min": 0.1, "beta_max": 20.0, "nz": nz,
+                                  "r1_gamma": 0.05, "lazy_reg": None}}
+    config["optim"]["lr"] = {"autoencoder": 1e-3, "generator": 2e-4, "discriminator": 2e-4}
+    config["optim"]["betas"] = [0.5, 0.9]
+    config["name"] = f"{dataset}-ldm-ddgan"
+    return config
+
+
+def demo_config(method, dataset, steps, latent_model="ddpm"):
+    """A complete run config of baseline `method` on a demo dataset, trained for `steps` steps
+    (latent_model="ddgan": latent diffusion with a DDGAN on the latents)."""
     if method not in DEMO_METHODS:
         raise ConfigError(f"unknown demo baseline {method!r}; choose one of {', '.join(DEMO_METHODS)} "
                           "(DDIM samples the ddpm run)")
     if dataset not in DEMO_DATASETS:
         raise ConfigError(f"unknown demo dataset {dataset!r}; choose one of {', '.join(DEMO_DATASETS)}")
-    return {
+    config = {
         "name": f"{dataset}-{method}",
         "method": demo_method(method, dataset, steps),
         "networks": demo_networks(method, dataset),
@@ -107,6 +136,11 @@ def demo_config(method, dataset, steps):
         "train": {"batch_size": BATCH[dataset], "steps": steps, "seed": 0, "log_every": 100,
                   "checkpoint_every": max(steps, 1)},
     }
+    if latent_model == "ddgan" and method == "ldm":
+        return latent_ddgan(config, dataset)
+    if latent_model != "ddpm":
+        raise ConfigError(f"latent_model must be 'ddpm' or 'ddgan' (latent diffusion only), got {latent_model!r}")
+    return config
 
 
 # ------------------------------------------------------------------ CIFAR-10

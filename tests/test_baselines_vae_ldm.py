@@ -153,5 +153,30 @@ def test_latent_diffusion_refuses_a_wrong_network_set():
     config = demo_config("ldm", "mixture25", steps=10)
     config["networks"]["decoder"] = config["networks"]["generator"].pop("decoder")
     config["networks"]["generator"] = config["networks"]["generator"]["denoiser"]
-    with pytest.raises(ValueError, match="'encoder' and 'generator'"):
+    with pytest.raises(ValueError, match="needs networks \\['encoder', 'generator'\\]"):
         build_method(config)
+
+
+@pytest.mark.parametrize("dataset", ["mixture25", "stacked_digits"])
+def test_latent_ddgan_trains_the_gan_on_latents_and_samples_in_T_plus_one_calls(tmp_path, dataset):
+    config = demo_config("ldm", dataset, steps=6, latent_model="ddgan")
+    config["method"]["autoencoder_steps"] = 3
+    config["data"]["size"] = 512
+    trainer = train(config, tmp_path, progress=False)
+    method = trainer.method
+    assert set(method.optimizer_groups()) == {"autoencoder", "generator", "discriminator"}
+    # the GAN's networks are the method's own modules, so the trainer's optimisers update them
+    assert method.latent_gan.networks["generator"] is method.networks["generator"].denoiser
+    assert method.latent_gan.networks["discriminator"] is method.networks["discriminator"]
+    records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert "loss_g" in records[-1] and "loss_d_real" in records[-1]
+
+    sampler = load_sampler(tmp_path / "snapshot.pt")
+    calls = {"denoiser": 0, "decoder": 0}
+    for name in calls:
+        getattr(sampler.net, name).register_forward_hook(lambda *args, name=name: calls.update({name: calls[name] + 1}))
+    x = sampler.method.sample(3, rng=torch.Generator().manual_seed(0), net=sampler.net)
+    assert x.shape == (3, *config["data"]["shape"]) and calls == {"denoiser": 4, "decoder": 1}
+    assert sampler.method.nfe() == 5
+    with pytest.raises(ValueError, match="takes no options"):
+        sampler.method.sample(3, net=sampler.net, steps=10)
