@@ -143,7 +143,7 @@ def optimal_log_scale(x, mean, minimum=-6.0):
 def elbo_terms(encoder, decoder, x, log_scale=None):
     """One-sample estimates of -E_q[log p(x | z)] and KL(q(z | x) || N(0, I)) per example (nats).
 
-    ELBO = E_q[log p(x | z)] - KL (Kingma & Welling 2014, eq. 7), with z reparameterised; the
+    ELBO = E_q[log p(x | z)] - KL (Kingma & Welling 2014), with z reparameterised; the
     likelihood's log scale is `log_scale`, or its batch maximum-likelihood value if None.
     """
     mean, log_variance = encoder(x)

@@ -1,8 +1,8 @@
 """Variational diffusion models (Kingma, Salimans, Poole, Ho, NeurIPS 2021) in continuous time.
 
 z_t = alpha_t x + sigma_t eps with sigma_t^2 = sigmoid(gamma(t)), alpha_t^2 = sigmoid(-gamma(t)), and a
-learned monotone gamma (baselines/vdm_networks.py). The loss is the negative ELBO (the paper's eq. 4
-with the continuous-time diffusion loss, eq. 17):
+learned monotone gamma (baselines/vdm_networks.py). The loss is the negative ELBO with the paper's
+continuous-time (T -> infinity) diffusion loss:
 
     -ELBO(x) = E_{z_0}[-log p(x | z_0)]                                     reconstruction
                + KL(q(z_1 | x) || N(0, I))                                 prior

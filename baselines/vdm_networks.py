@@ -3,7 +3,7 @@ and the noise-prediction model, held together as one module (the VDM's sampling 
 
 gamma(t) is the negative log signal-to-noise ratio: sigma_t^2 = sigmoid(gamma(t)), alpha_t^2 =
 sigmoid(-gamma(t)). Schedules (with t in [0, 1], gamma(0) ~ gamma_min, gamma(1) ~ gamma_max at init):
-- "learned_nnet": the paper's monotone MLP (its eq. 11 / App. H):
+- "learned_nnet": the paper's monotone MLP (as in its code's NoiseSchedule_NNet):
       gamma(t) = l1(t) + l3(phi(l2(2t - 1))) / n_features,   phi(h) = 2 (sigmoid(h) - 1/2),
   with l1: 1 -> 1, l2: 1 -> n_features, l3: n_features -> 1 (no bias) using |weights|, so gamma is
   monotone increasing for every value of the parameters;
@@ -12,8 +12,8 @@ sigmoid(-gamma(t)). Schedules (with t in [0, 1], gamma(0) ~ gamma_min, gamma(1) 
 Each also gives gamma'(t) in closed form (the continuous-time loss is weighted by it).
 
 The model predicts eps from z_t and gamma_t: the denoiser sees z_t, optionally concatenated with
-Fourier features sin/cos(2^n 2 pi z_t) for n in [start, stop) (the paper's App. C; its code uses
-6..7), and the time 1000 (gamma_t - gamma_min) / (gamma_max - gamma_min), as the VDM code embeds it.
+Fourier features sin/cos(2^n 2 pi z_t) for n in [start, stop) (its code uses 6..7), and the time
+1000 (gamma_t - gamma_min) / (gamma_max - gamma_min), as the VDM code embeds it.
 `residual_eps` adds z_t to the output (the VDM code's "base measure", eps_pred += z).
 """
 import math
