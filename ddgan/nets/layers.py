@@ -117,8 +117,8 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x, t_features, style):
         """t_features: SiLU of the time embedding (B, t_dim); style: the mapped z (B, style_dim)."""
-        # In-place updates only touch fresh tensors that no backward formula saves (conv outputs, norm
-        # outputs): bitwise the same results with fewer full-size allocations.
+        # In place on fresh conv / norm outputs that nothing else reads (autograd keeps what it needs):
+        # the same arithmetic with fewer full-size temporaries.
         h = F.silu(self.norm0(x, style), inplace=True)
         if self.resample is not None:
             h, x = self.resample(h), self.resample(x)
