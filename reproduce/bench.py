@@ -208,7 +208,8 @@ def markdown(results):
     lines = [
         f"# DDGAN speed on {results['device']}",
         "",
-        f"commit `{results['commit']}`, {results['date']}, torch {results['torch']}, {results['threads']} threads, "
+        f"commit `{results['commit']}`, {results['date']}, torch {results['torch']}, "
+        f"{results['threads']} thread{'s' if results['threads'] != 1 else ''}, "
         f"CPU {results['cpu']}; config `{results['config']}`"
         + (f" with {' '.join(results['overrides'])}" if results["overrides"] else "")
         + f"; options: {options}; Adam: {training['adam']}; "
