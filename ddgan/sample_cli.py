@@ -115,7 +115,8 @@ def add_sample_arguments(subparsers):
     parser = subparsers.add_parser(
         "sample", help="write N generated images to a folder (PNG, or the paper's JPEG)",
         description="Write exactly N generated images to a new or empty folder (PNG, or the paper's JPEG).",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog="examples:\n" + "\n".join(__doc__.splitlines()[2:4]))
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n" + "\n".join(__doc__.splitlines()[2:4]))
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", metavar="PATH", help="a ddgan snapshot.pt (or training-state.pt)")
     source.add_argument("--official-checkpoint", metavar="PATH",

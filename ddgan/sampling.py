@@ -49,16 +49,19 @@ def _official_config(preset):
         config = copy.deepcopy(preset)
     arch = config["networks"]["generator"].get("arch")
     if arch != "ncsnpp":
-        raise ConfigError(f"official checkpoints hold the NCSN++ generator, but preset {config.get('name')!r} "
-                          f"uses {arch!r}; choose one of the paper presets (cifar10, celeba_256, lsun_church, stackedmnist)")
+        raise ConfigError(f"official checkpoints hold the NCSN++ generator, but preset {config.get('name')!r} uses "
+                          f"{arch!r}; choose a paper preset (cifar10, celeba_256, lsun_church, stackedmnist)")
     return config
 
 
-def load_sampler(path, device="cpu", *, official_preset=None, channels_last=None, bf16=False):
+def load_sampler(path, device="cpu", *, official_preset=None, channels_last=True, bf16=False):
     """A Sampler for a ddgan snapshot / training state, or an official checkpoint with its preset
-    (a preset name, or a run config dict whose generator is an NCSN++)."""
+    (a preset name, or a run config dict whose generator is an NCSN++).
+
+    channels_last: image networks in the channels_last memory format, the usual choice on GPUs and
+    about 10% faster on the CPU too (results/bench/).
+    """
     device = torch.device(device)
-    channels_last = device.type == "cuda" if channels_last is None else channels_last
     if official_preset is not None:
         from ddgan.official import load_official_generator
         config = _official_config(official_preset)

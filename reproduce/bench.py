@@ -5,8 +5,8 @@
     python -m reproduce.bench --bf16 --channels-last --compile      # opt-in speed-ups (for GPUs)
 
 (a) sampling: one batch of 100 CIFAR-10 images with the cifar10 preset at T = 4 (NFE 4) through
-    the Sampler used for evaluation (EMA generator, inference mode): the paper's Time column,
-    0.21 s on one V100.
+    the Sampler used for evaluation (EMA generator, inference mode, channels_last): the paper's
+    Time column, 0.21 s on one V100.
 (b) training: one iteration of the cifar10 preset as ddgan.trainer runs it (D step with real and
     generated pairs, G step, the Adam updates, the EMA update) at a small batch. R1 is applied
     every lazy_reg = 15 steps, so an R1 step and a plain step are timed separately and the
@@ -73,8 +73,9 @@ def bench_config(preset="cifar10", overrides=()):
     return with_defaults(apply_overrides(get_preset(preset), list(overrides)))
 
 
-def make_sampler(config, device, *, channels_last=False, bf16=False, compile=False):
-    """The evaluation Sampler around a freshly initialised generator (standing in for the EMA copy)."""
+def make_sampler(config, device, *, channels_last=True, bf16=False, compile=False):
+    """The evaluation Sampler around a freshly initialised generator (standing in for the EMA copy),
+    channels_last by default as ddgan.sampling.load_sampler builds it."""
     method = build_method(config, sampling_only=True).to(device)
     net = method.networks[method.sampling_network]
     return Sampler(method, torch.compile(net) if compile else net, config, "random weights",
@@ -144,12 +145,12 @@ def machine(device):
     return info
 
 
-def run_bench(config, device, *, overrides=(), images=100, batch=8, repeats=5, warmup=1, channels_last=False, bf16=False,
-              compile=False, fused_adam=False, progress=True):
+def run_bench(config, device, *, overrides=(), images=100, batch=8, repeats=5, warmup=1, channels_last=False,
+              bf16=False, compile=False, fused_adam=False, progress=True):
     """Time (a) sampling `images` images and (b) the R1 and plain training steps; returns a dict."""
     lazy_reg = config["method"].get("lazy_reg") or 1
     kinds = {"r1_step": 0} if lazy_reg == 1 else {"r1_step": 0, "plain_step": 1}
-    sampler = make_sampler(config, device, channels_last=channels_last, bf16=bf16, compile=compile)
+    sampler = make_sampler(config, device, bf16=bf16, compile=compile)
     iteration = TrainingIteration(config, device, batch, channels_last=channels_last, bf16=bf16, compile=compile,
                                   fused_adam=fused_adam)
     rng = torch.Generator(device=device).manual_seed(0)
@@ -172,9 +173,11 @@ def run_bench(config, device, *, overrides=(), images=100, batch=8, repeats=5, w
     return {
         "what": "DDGAN speed: (a) one batch of images at NFE = T, (b) one training iteration; seconds, wall clock",
         "commit": git_commit(), "date": now(), **machine(device),
-        "config": config["name"], "overrides": list(overrides), "options": {"channels_last": channels_last, "bf16": bf16, "compile": compile,
-                                              "fused_adam": fused_adam, "warmup": warmup},
-        "sampling": {"images": images, "nfe": sampler.nfe, "method": sampler.describe(), **summarize(seconds["sampling"])},
+        "config": config["name"], "overrides": list(overrides),
+        "options": {"channels_last": channels_last, "bf16": bf16, "compile": compile, "fused_adam": fused_adam,
+                    "warmup": warmup},
+        "sampling": {"images": images, "nfe": sampler.nfe, "method": sampler.describe(), "channels_last": True,
+                     **summarize(seconds["sampling"])},
         "training": training,
     }
 
@@ -213,8 +216,9 @@ def markdown(results):
         f"CPU {results['cpu']}; config `{results['config']}`"
         + (f" with {' '.join(results['overrides'])}" if results["overrides"] else "")
         + f"; options: {options}; Adam: {training['adam']}; "
-        f"warm-up {results['options']['warmup']} round(s). Seconds, wall clock; median of the repeats "
-        "(interleaved), min, max, interquartile range. Random weights and data.",
+        f"warm-up {results['options']['warmup']} round(s). Sampling in channels_last as `ddgan sample` runs it "
+        "(the channels_last option is for training). Seconds, wall clock; median of the repeats (interleaved), "
+        "min, max, interquartile range. Random weights and data.",
         "",
         "| measurement | median (s) | min | max | IQR | repeats | per image |",
         "|---|---|---|---|---|---|---|",
@@ -252,7 +256,8 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the generator")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
-    parser.add_argument("--channels-last", action="store_true", help="channels_last memory format")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="channels_last for training too (sampling always uses it, as `ddgan sample`)")
     parser.add_argument("--fused-adam", action="store_true", help="Adam with fused=True")
     parser.add_argument("--preset", default="cifar10", help="config to time (default cifar10, the paper's)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")

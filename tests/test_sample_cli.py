@@ -67,7 +67,7 @@ def test_official_checkpoint_samples_like_the_network_it_was_saved_from(sampler,
     ours = method.sample(6, rng=torch.Generator().manual_seed(3), net=tiny_generator)
     loaded = sampler.sample(6, torch.Generator().manual_seed(3))
     assert loaded.shape == (6, 3, 8, 8)
-    torch.testing.assert_close(loaded, ours.clamp(-1, 1), rtol=0, atol=0)
+    torch.testing.assert_close(loaded, ours.clamp(-1, 1), rtol=0, atol=1e-5)   # channels_last: rounding only
     assert loaded.std() > 0.1
 
 

@@ -85,7 +85,8 @@ class AdaptiveGroupNorm(nn.Module):
                                gamma.reshape(-1), beta.reshape(-1), eps=1e-6)
             return out.view_as(x)
         # channels_last activations cannot be folded without a copy
-        return torch.addcmul(beta[:, :, None, None], F.group_norm(x, self.num_groups, eps=1e-6), gamma[:, :, None, None])
+        normalized = F.group_norm(x, self.num_groups, eps=1e-6)
+        return torch.addcmul(beta[:, :, None, None], normalized, gamma[:, :, None, None])
 
 
 class ResidualBlock(nn.Module):
