@@ -2,6 +2,8 @@
 
     ddgan train --preset mixture25 --run-dir runs/m25 [--set method.num_timesteps=2 ...]
     ddgan data prepare cifar10 [--archive PATH]
+    ddgan sample --official-checkpoint netG_1200.pth --preset cifar10 -n 50000 --out samples/cifar10 --jpeg
+    ddgan eval --samples samples/cifar10 --dataset cifar10 --metrics fid,is,pr
     ddgan presets
 """
 import argparse
@@ -38,8 +40,8 @@ def cmd_train(args):
 
 
 def cmd_presets(args):
-    from ddgan.presets import PRESETS, get_preset
-    for name in sorted(PRESETS):
+    from ddgan.presets import all_presets, get_preset
+    for name in sorted(all_presets()):
         config = get_preset(name)
         print(f"{name:24s} {config['method']['name']:6s} {config['data']['dataset']}")
     if args.show:
@@ -65,6 +67,9 @@ def build_parser():
     presets.set_defaults(func=cmd_presets)
 
     add_data_arguments(commands).set_defaults(func=run_data)
+
+    from ddgan.sample_cli import add_sample_arguments, run_sample
+    add_sample_arguments(commands).set_defaults(func=run_sample)
 
     from ddgan.evaluate import add_eval_arguments, run_eval
     evaluate = commands.add_parser("eval", help="FID / IS / precision-recall / modes / NFE and time of samples or a checkpoint")

@@ -29,39 +29,6 @@ def mixture25_ddgan(num_timesteps=4, steps=6000):
     }
 
 
-def ddpm_method(num_timesteps, schedule, clip_x0):
-    if schedule == "linear":
-        return {"name": "ddpm", "num_timesteps": num_timesteps, "schedule": "linear", "beta_start": 1e-4,
-                "beta_end": 0.02, "variance": "small", "clip_x0": clip_x0}
-    return {"name": "ddpm", "num_timesteps": num_timesteps, "schedule": "ddgan_vp", "beta_min": 0.1,
-            "beta_max": 20.0, "variance": "small", "clip_x0": clip_x0}
-
-
-def mixture25_ddpm(num_timesteps=1000, schedule="linear", steps=6000):
-    """An eps-prediction MLP on the 25-Gaussian grid: DDPM (linear, T=1000) or DDGAN's T-step schedule."""
-    return {
-        "name": f"mixture25-ddpm-{schedule}-T{num_timesteps}",
-        "method": ddpm_method(num_timesteps, schedule, clip_x0=False),
-        "networks": {"denoiser": {"arch": "mlp", "data_dim": 2, "hidden": 256, "depth": 3}},
-        "data": {"dataset": "mixture25", "size": 100_000, "seed": 0, "shape": [2]},
-        "optim": {"lr": {"denoiser": 1e-3}, "betas": [0.9, 0.999], "ema_decay": 0.99},
-        "train": {"batch_size": 256, "steps": steps, "seed": 0, "log_every": 100, "checkpoint_every": 2000},
-    }
-
-
-def stacked_digits_ddpm(num_timesteps=1000, schedule="linear", steps=4000, width=48, batch_size=128):
-    """A small conv U-Net eps-model on stacked 8x8 digits."""
-    return {
-        "name": f"stacked-digits-ddpm-{schedule}-T{num_timesteps}",
-        "method": ddpm_method(num_timesteps, schedule, clip_x0=True),
-        "networks": {"denoiser": {"arch": "conv_unet", "image_size": 8, "in_channels": 3, "base_channels": width,
-                                  "channel_mult": [1, 2], "output": "linear"}},
-        "data": {"dataset": "stacked_digits", "size": 60_000, "seed": 0, "shape": [3, 8, 8]},
-        "optim": {"lr": {"denoiser": 5e-4}, "betas": [0.9, 0.999], "ema_decay": 0.995},
-        "train": {"batch_size": batch_size, "steps": steps, "seed": 0, "log_every": 100, "checkpoint_every": 2000},
-    }
-
-
 def stacked_digits_ddgan(num_timesteps=4, steps=4000, width=48, batch_size=128):
     """DDGAN with a small conv U-Net and conv discriminator on stacked 8x8 digits."""
     return {
@@ -137,16 +104,18 @@ def table2_variant(variant):
 PRESETS = {
     "mixture25": mixture25_ddgan,
     "stacked_digits": stacked_digits_ddgan,
-    "mixture25_ddpm": mixture25_ddpm,
-    "mixture25_gaussian_T4": lambda: mixture25_ddpm(4, "ddgan_vp"),
-    "stacked_digits_ddpm": stacked_digits_ddpm,
-    "stacked_digits_gaussian_T4": lambda: stacked_digits_ddpm(4, "ddgan_vp"),
     **{name: (lambda name=name: paper_ddgan(name)) for name in PAPER_TRAINING},
     **{f"cifar10_{v}": (lambda v=v: table2_variant(v)) for v in TABLE2_VARIANTS if v != "T4"},
 }
 
 
+def all_presets():
+    from baselines.presets import PRESETS as BASELINE_PRESETS
+    return {**PRESETS, **BASELINE_PRESETS}
+
+
 def get_preset(name):
-    if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r}; known presets: {', '.join(sorted(PRESETS))}")
-    return copy.deepcopy(PRESETS[name]())
+    presets = all_presets()
+    if name not in presets:
+        raise ConfigError(f"unknown preset {name!r}; known presets: {', '.join(sorted(presets))}")
+    return copy.deepcopy(presets[name]())

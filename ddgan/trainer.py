@@ -120,7 +120,9 @@ class Trainer:
             # Adam as the paper; decoupled weight decay (AdamW) only when a config asks for it
             adam = torch.optim.AdamW if optim["weight_decay"] else torch.optim.Adam
             extra = {"weight_decay": optim["weight_decay"]} if optim["weight_decay"] else {}
-            self.optimizers[name] = adam(params, lr=self.base_lr[name], betas=tuple(optim["betas"]), **extra)
+            # fused: one kernel for all parameters (several times faster per step on CPU and GPU)
+            self.optimizers[name] = adam(params, lr=self.base_lr[name], betas=tuple(optim["betas"]), fused=True,
+                                         **extra)
         self.ema = EMA(self.method.networks[self.method.sampling_network], optim["ema_decay"])
         self.step = 0
         seed_everything(train["seed"] + 7 * self.rank + 1)   # per-process randomness from here on

@@ -87,7 +87,7 @@ class TrainingIteration:
     optimiser (zero_grad, backward, step), then the EMA update of the generator. Calling it with
     `step` chooses whether R1 applies (step % lazy_reg == 0)."""
 
-    def __init__(self, config, device, batch, *, channels_last=False, bf16=False, compile=False, fused_adam=False,
+    def __init__(self, config, device, batch, *, channels_last=False, bf16=False, compile=False, fused_adam=True,
                  seed=0):
         torch.manual_seed(seed)
         self.device, self.bf16 = device, bf16
@@ -146,7 +146,7 @@ def machine(device):
 
 
 def run_bench(config, device, *, overrides=(), images=100, batch=8, repeats=5, warmup=1, channels_last=False,
-              bf16=False, compile=False, fused_adam=False, progress=True):
+              bf16=False, compile=False, fused_adam=True, progress=True):
     """Time (a) sampling `images` images and (b) the R1 and plain training steps; returns a dict."""
     lazy_reg = config["method"].get("lazy_reg") or 1
     kinds = {"r1_step": 0} if lazy_reg == 1 else {"r1_step": 0, "plain_step": 1}
@@ -258,7 +258,8 @@ def parse_args(argv=None):
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
     parser.add_argument("--channels-last", action="store_true",
                         help="channels_last for training too (sampling always uses it, as `ddgan sample`)")
-    parser.add_argument("--fused-adam", action="store_true", help="Adam with fused=True")
+    parser.add_argument("--no-fused-adam", dest="fused_adam", action="store_false",
+                        help="Adam without fused=True (the trainer uses the fused kernel)")
     parser.add_argument("--preset", default="cifar10", help="config to time (default cifar10, the paper's)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     parser.add_argument("--out", default=str(RESULTS), help="folder for the JSON and markdown results")

@@ -54,7 +54,7 @@ def execute_run(run, root, classifier_path=None):
         samples = generate(trainer.method, trainer.ema.net, evaluation.n_samples, evaluation.sample_options)
         np.save(run_dir / f"samples-{slug(evaluation.label)}.npy", samples[:KEEP_FOR_FIGURES[run.dataset]])
         rows.append({"dataset": run.dataset, "method": evaluation.label, "T": evaluation.num_timesteps,
-                     "nfe": evaluation.nfe, "n_samples": evaluation.n_samples,
+                     "nfe": trainer.method.nfe(**evaluation.sample_options), "n_samples": evaluation.n_samples,
                      **score(run.dataset, samples, classifier),
                      "train_steps": trainer.step, "train_seconds": round(seconds, 1),
                      "run": run.key, "sample_options": evaluation.sample_options})

@@ -2,32 +2,32 @@
 
 Each run is one training (a complete run config) followed by one or more evaluations (sampling
 options such as the number of DDPM steps). The quick profile is the default of `make demo`
-(at most 15 minutes on 2 CPU cores); the full profile trains the same set longer.
+(about 15 minutes on 2 CPU cores); the full profile trains the same set longer. All methods on a
+dataset use networks of the same family and width (MLPs of width 256 in 2D, conv U-Nets of base
+width 32 on digits), the same data and the same trainer.
 """
 from dataclasses import dataclass, field
 
-from ddgan.presets import mixture25_ddgan, mixture25_ddpm, stacked_digits_ddgan, stacked_digits_ddpm
+from baselines.presets import DEMO_SAMPLING, DEMO_STEPS, demo_config
+from ddgan.presets import mixture25_ddgan, stacked_digits_ddgan
 
 DATASETS = ("mixture25", "stacked_digits")
+BASELINES = ("ddpm", "vae", "ldm", "vdm")
 
-# training steps per run kind and profile
+# training steps of DDGAN and of the Gaussian denoiser, per profile and dataset
 STEPS = {
-    "quick": {"mixture25": {"ddgan": 2500, "gaussian": 2500, "ddpm": 4000},
-              "stacked_digits": {"ddgan": 1200, "gaussian": 1200, "ddpm": 1500}},
-    "full": {"mixture25": {"ddgan": 12000, "gaussian": 8000, "ddpm": 16000},
-             "stacked_digits": {"ddgan": 6000, "gaussian": 4000, "ddpm": 8000}},
+    "quick": {"mixture25": {"ddgan": 2500, "gaussian": 2500}, "stacked_digits": {"ddgan": 1200, "gaussian": 1200}},
+    "full": {"mixture25": {"ddgan": 12000, "gaussian": 8000}, "stacked_digits": {"ddgan": 6000, "gaussian": 4000}},
     # plumbing only (used by the tests): every code path, seconds of training
-    "smoke": {"mixture25": {"ddgan": 20, "gaussian": 20, "ddpm": 20},
-              "stacked_digits": {"ddgan": 10, "gaussian": 10, "ddpm": 10}},
+    "smoke": {"mixture25": {"ddgan": 20, "gaussian": 20}, "stacked_digits": {"ddgan": 10, "gaussian": 10}},
 }
-# samples scored per evaluation; many-step samplers get fewer where they would dominate the time
-SAMPLES = {"quick": {"default": 10_000, "ddpm_1000_digits": 1_000},
-           "full": {"default": 10_000, "ddpm_1000_digits": 5_000},
-           "smoke": {"default": 400, "ddpm_1000_digits": 20}}
+BASELINE_STEPS = {**DEMO_STEPS, "smoke": {d: {m: 10 for m in BASELINES} for d in DATASETS}}
+# samples scored per evaluation; 1000-step samplers on digits get fewer (they dominate the time)
+SAMPLES = {"quick": {"default": 10_000, "slow_digits": 1_000},
+           "full": {"default": 10_000, "slow_digits": 5_000},
+           "smoke": {"default": 400, "slow_digits": 20}}
 CLASSIFIER_EPOCHS = {"quick": 40, "full": 40, "smoke": 2}
-# conv-net width and batch on stacked digits (8x8 convs are slow on a CPU: the quick profile is leaner)
-DIGITS_NETWORK = {"quick": {"width": 32, "batch_size": 64}, "full": {"width": 48, "batch_size": 128},
-                  "smoke": {"width": 8, "batch_size": 16}}
+DIGITS_NETWORK = {"width": 32, "batch_size": 64}   # as the baselines' digit networks
 
 
 @dataclass
@@ -35,8 +35,8 @@ class Evaluation:
     label: str            # the row's method name in tables and figures
     sample_options: dict  # keyword arguments of method.sample
     n_samples: int
-    nfe: int
-    num_timesteps: int    # the T column: steps of the trained process
+    nfe: int              # expected network calls per sample (the table's NFE comes from the method)
+    num_timesteps: int    # the T column: steps of the trained process (None for VAE / VDM)
 
 
 @dataclass
@@ -52,31 +52,44 @@ class DemoRun:
         return self.config["train"]["steps"] + sum(e.nfe * e.n_samples for e in self.evaluations) / 2000
 
 
-def maker(dataset, profile, mixture25_fn, digits_fn):
-    """The preset function of `dataset`, with the profile's network size for digits."""
-    if dataset == "mixture25":
-        return mixture25_fn
-    return lambda *args, **kw: digits_fn(*args, **kw, **DIGITS_NETWORK[profile])
-
-
-def ddgan_runs(dataset, profile, steps, n_samples):
-    make = maker(dataset, profile, mixture25_ddgan, stacked_digits_ddgan)
+def ddgan_runs(dataset, steps, n_samples):
     runs = []
     for T in (1, 2, 4):
-        config = make(num_timesteps=T, steps=steps)
+        if dataset == "mixture25":
+            config = mixture25_ddgan(num_timesteps=T, steps=steps)
+        else:
+            config = stacked_digits_ddgan(num_timesteps=T, steps=steps, **DIGITS_NETWORK)
         runs.append(DemoRun(dataset, f"ddgan-T{T}", config, [Evaluation(f"DDGAN T={T}", {}, n_samples, T, T)]))
     return runs
 
 
-def diffusion_runs(dataset, profile, steps, samples):
-    make = maker(dataset, profile, mixture25_ddpm, stacked_digits_ddpm)
-    n, n_long = samples["default"], samples["ddpm_1000_digits"] if dataset == "stacked_digits" else samples["default"]
-    gaussian = DemoRun(dataset, "gaussian-T4", make(4, "ddgan_vp", steps["gaussian"]),
-                       [Evaluation("Gaussian denoiser T=4", {}, n, 4, 4)])
-    ddpm = DemoRun(dataset, "ddpm-T1000", make(1000, "linear", steps["ddpm"]),
-                   [Evaluation("DDPM 4 steps", {"steps": 4}, n, 4, 1000),
-                    Evaluation("DDPM 1000 steps", {"steps": 1000}, n_long, 1000, 1000)])
-    return [gaussian, ddpm]
+def gaussian_denoiser_run(dataset, steps, n_samples):
+    """The DDPM eps-model trained on DDGAN's own 4 large steps, sampled with its Gaussian posterior."""
+    config = demo_config("ddpm", dataset, steps)
+    config["name"] = f"{dataset}-gaussian-T4"
+    config["method"].update(num_timesteps=4, schedule="ddgan_vp", beta_min=0.1, beta_max=20.0)
+    for key in ("beta_start", "beta_end"):
+        config["method"].pop(key, None)
+    return DemoRun(dataset, "gaussian-T4", config, [Evaluation("Gaussian denoiser T=4", {}, n_samples, 4, 4)])
+
+
+def baseline_runs(dataset, profile, samples):
+    runs = []
+    for method in BASELINES:
+        config = demo_config(method, dataset, BASELINE_STEPS[profile][dataset][method])
+        T = config["method"].get("num_timesteps")
+        evaluations = []
+        options_by_label = dict(DEMO_SAMPLING[method])
+        if method == "ddpm":   # the paper's point: the same DDPM at 4 ancestral steps
+            options_by_label = {"DDPM 4 steps": {"steps": 4}, **options_by_label}
+        for label, options in options_by_label.items():
+            steps = options.get("steps", 1) if method != "vae" else 0
+            nfe = 1 if method == "vae" else steps + (1 if method == "ldm" else 0)
+            slow = dataset == "stacked_digits" and steps >= 1000
+            n = samples["slow_digits"] if slow else samples["default"]
+            evaluations.append(Evaluation(label, options, n, nfe, T))
+        runs.append(DemoRun(dataset, method, config, evaluations))
+    return runs
 
 
 def demo_runs(profile, datasets=DATASETS):
@@ -84,7 +97,8 @@ def demo_runs(profile, datasets=DATASETS):
         raise ValueError(f"unknown demo profile {profile!r}; choose one of {sorted(STEPS)}")
     runs = []
     for dataset in datasets:
-        steps = STEPS[profile][dataset]
-        runs += ddgan_runs(dataset, profile, steps["ddgan"], SAMPLES[profile]["default"])
-        runs += diffusion_runs(dataset, profile, steps, SAMPLES[profile])
+        steps, samples = STEPS[profile][dataset], SAMPLES[profile]
+        runs += ddgan_runs(dataset, steps["ddgan"], samples["default"])
+        runs.append(gaussian_denoiser_run(dataset, steps["gaussian"], samples["default"]))
+        runs += baseline_runs(dataset, profile, samples)
     return runs
