@@ -1,0 +1,81 @@
+"""`eval-official`: evaluate a released checkpoint (netG_{epoch}.pth) with the paper's protocol, no training.
+
+    make eval-official CKPT=checkpoints/cifar10/netG_1200.pth PRESET=cifar10
+
+Its rows have method "official" and the variant of the paper's run (e.g. T4), so the comparison
+shows them next to the rows of the models trained here. The smoke profile has no released checkpoint
+to read: without CKPT it writes a stand-in, a randomly initialised tiny generator saved in the
+official key layout, and evaluates that through the same loader.
+"""
+import hashlib
+from pathlib import Path
+
+import torch
+
+from ddgan.config import ConfigError
+from ddgan.methods import build_method
+from ddgan.official import load_official_generator, to_official_state
+from ddgan.presets import PAPER_TRAINING, get_preset
+from ddgan.sampling import Sampler
+from reproduce.evaluation import Evaluation
+from reproduce.pipeline import digit_classifier_path, evaluate_stages, evaluation_context, prepare_datasets
+from reproduce.targets import OFFICIAL_METRICS, OFFICIAL_TARGET, Training
+
+STANDIN_NAME = "netG_smoke_standin.pth"
+
+
+def generator_kwargs(config: dict) -> dict:
+    return {key: value for key, value in config["networks"]["generator"].items() if key != "arch"}
+
+
+def official_sampler(path, config: dict, device) -> Sampler:
+    """A Sampler whose generator holds the official weights at `path`, built for `config`'s networks."""
+    generator = load_official_generator(path, generator_kwargs(config))
+    method = build_method(config, sampling_only=True)
+    method.networks[method.sampling_network] = generator
+    return Sampler(method.to(device), generator.to(device), config, str(path))
+
+
+def standin_checkpoint(config: dict, folder: Path) -> Path:
+    """A random generator of `config` saved as the official code saves netG (keys prefixed `module.`)."""
+    from ddgan.nets.ncsnpp import NCSNppGenerator
+    path = Path(folder) / STANDIN_NAME
+    if not path.exists():
+        torch.manual_seed(0)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(to_official_state(NCSNppGenerator(**generator_kwargs(config))), path)
+    return path
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def run_official(profile, preset: str, checkpoint, options) -> None:
+    """Prepare the reference data, load the released generator, evaluate it, compare."""
+    from reproduce.compare import write_comparison
+    if preset not in PAPER_TRAINING:
+        raise ConfigError(f"PRESET={preset!r} has no released checkpoint layout; choose one of "
+                          f"{', '.join(PAPER_TRAINING)}")
+    config = profile.scale_config(get_preset(preset))
+    dataset = config["data"]["dataset"]
+    if checkpoint is None and profile.smoke:
+        checkpoint = standin_checkpoint(config, profile.work / "official")
+    if checkpoint is None:
+        raise ConfigError("eval-official needs the released generator: CKPT=path/to/netG_1200.pth "
+                          "(--checkpoint PATH), from the official repository's checkpoint links")
+    if not Path(checkpoint).is_file():
+        raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
+    options.log(f"== {OFFICIAL_TARGET} ({profile.name} profile): {checkpoint} as the paper's {preset} generator")
+    prepare_datasets(profile, ("mnist", "stackedmnist") if dataset == "stackedmnist" else (dataset,), options)
+    classifier = digit_classifier_path(profile, options.log) if dataset == "stackedmnist" else None
+    context = evaluation_context(profile, OFFICIAL_TARGET, options, classifier)
+    label = f"T{config['method']['num_timesteps']}"
+    run_dir = profile.run_dir(dataset, f"official-{label}-{file_sha256(checkpoint)[:12]}")
+    training = Training(dataset, run_dir.name, None, (Evaluation(label, "official", OFFICIAL_METRICS[dataset]),))
+    evaluate_stages(context, training, run_dir, official_sampler(checkpoint, config, context.device), checkpoint)
+    write_comparison(profile, options.log)
