@@ -18,7 +18,8 @@ from ddgan.official import load_official_generator, to_official_state
 from ddgan.presets import PAPER_TRAINING, get_preset
 from ddgan.sampling import Sampler
 from reproduce.evaluation import Evaluation
-from reproduce.pipeline import digit_classifier_path, evaluate_stages, evaluation_context, prepare_datasets
+from reproduce.pipeline import (digit_classifier_path, evaluate_stages, evaluation_context, preflight,
+                               prepare_datasets)
 from reproduce.targets import OFFICIAL_METRICS, OFFICIAL_TARGET, Training
 
 STANDIN_NAME = "netG_smoke_standin.pth"
@@ -71,11 +72,12 @@ def run_official(profile, preset: str, checkpoint, options) -> None:
     if not Path(checkpoint).is_file():
         raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
     options.log(f"== {OFFICIAL_TARGET} ({profile.name} profile): {checkpoint} as the paper's {preset} generator")
+    evaluation = Evaluation(f"T{config['method']['num_timesteps']}", "official", OFFICIAL_METRICS[dataset])
+    preflight(profile, [evaluation], options)
     prepare_datasets(profile, ("mnist", "stackedmnist") if dataset == "stackedmnist" else (dataset,), options)
     classifier = digit_classifier_path(profile, options.log) if dataset == "stackedmnist" else None
     context = evaluation_context(profile, OFFICIAL_TARGET, options, classifier)
-    label = f"T{config['method']['num_timesteps']}"
-    run_dir = profile.run_dir(dataset, f"official-{label}-{file_sha256(checkpoint)[:12]}")
-    training = Training(dataset, run_dir.name, None, (Evaluation(label, "official", OFFICIAL_METRICS[dataset]),))
+    run_dir = profile.run_dir(dataset, f"official-{evaluation.label}-{file_sha256(checkpoint)[:12]}")
+    training = Training(dataset, run_dir.name, None, (evaluation,))
     evaluate_stages(context, training, run_dir, official_sampler(checkpoint, config, context.device), checkpoint)
     write_comparison(profile, options.log)

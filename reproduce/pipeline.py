@@ -15,7 +15,7 @@ from ddgan.datasets import open_prepared, prepare
 from ddgan.sampling import load_sampler
 from reproduce.evaluation import EvaluationContext, ensure_recorded, evaluate_sampler
 from reproduce.launch import process_count, train_run
-from reproduce.profiles import PAPER_CLASSIFIER_EPOCHS, SMOKE_CLASSIFIER_EPOCHS
+from reproduce.profiles import PAPER_CLASSIFIER, SMOKE_CLASSIFIER
 from reproduce.smoke_data import smoke_archive, spec_overrides
 from reproduce.stages import Stages
 
@@ -79,7 +79,7 @@ def train_digit_classifier(profile) -> dict:
     pad = ((0, 0), (2, 2), (2, 2))
     classifier = train(np.pad(train_split.images[..., 0], pad), train_split.labels,
                        np.pad(test_split.images[..., 0], pad), test_split.labels,
-                       epochs=SMOKE_CLASSIFIER_EPOCHS if profile.smoke else PAPER_CLASSIFIER_EPOCHS)
+                       **(SMOKE_CLASSIFIER if profile.smoke else PAPER_CLASSIFIER))
     path = profile.work / "stackedmnist" / "digit_classifier.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     save_digit_classifier(classifier, path)
