@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from reproduce.reported import as_number  # noqa: E402
 
 NO_RECALL_AREA = 40
+FID_TICKS = (2, 3, 4, 6, 10, 20, 40, 70)
 
 
 def recall_area(recall) -> float:
@@ -48,7 +49,7 @@ def draw(axes, points: dict, style: dict) -> None:
 
 
 def trilemma_figure(compared, excluded_rows, path: Path) -> Path:
-    figure, axes = plt.subplots(figsize=(10, 6.5))
+    figure, axes = plt.subplots(figsize=(10, 7))
     reported = table1_points(compared, reported=True)
     reproduced = table1_points(compared, reported=False)
     draw(axes, reported, {"marker": "o", "color": "tab:blue"})
@@ -61,9 +62,13 @@ def trilemma_figure(compared, excluded_rows, path: Path) -> Path:
     if excluded_rows:
         handles.append(plt.Line2D([], [], ls="", label=f"{len(excluded_rows)} smoke or reduced row(s) not drawn"))
     handles.append(plt.Line2D([], [], marker="o", ls="", mfc="none", color="tab:blue", label="recall not reported"))
-    axes.legend(handles=handles, loc="upper right", fontsize=8)
+    axes.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=2, fontsize=8)
     axes.set_xscale("log")
     axes.set_yscale("log")
+    low, high = axes.get_ylim()
+    ticks = [t for t in FID_TICKS if low <= t <= high]
+    axes.set_yticks(ticks, [str(t) for t in ticks])
+    axes.minorticks_off()
     axes.set_xlabel("seconds to sample a batch of 100 images (log scale)")
     axes.set_ylabel("FID (CIFAR-10, lower is better; log scale)")
     axes.set_title("Sample quality, speed and coverage: marker area grows with recall")
