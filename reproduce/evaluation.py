@@ -112,10 +112,20 @@ def evaluate_sampler(context: EvaluationContext, sampler, dataset: str, evaluati
                     sample_options=options, time_batch=time_batch, row_id=uuid.uuid4().hex)
                for record in records]
     append_rows(records, profile.results_file(dataset))
+    warn_on_nfe_mismatch(context, sampler, options, records[0]["metrics"].get("nfe"))
     for record in records:
         shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in record["metrics"].items()}
         context.log(f"  {dataset} {evaluation.method} {evaluation.label} [{record['protocol'] or '-'}]: {shown}")
     return json.loads(json.dumps(records))
+
+
+def warn_on_nfe_mismatch(context, sampler, options, counted) -> None:
+    """The NFE in a row is counted from calls of sampler.network; say so when the method declares another."""
+    declared = sampler.method.nfe(**options)
+    if counted is not None and counted != declared:
+        context.log(f"  warning: {sampler.describe()} declares NFE {declared} for {options or 'its default sampling'}, "
+                    f"but its network ({type(sampler.network).__name__}) was called {counted} times per batch; "
+                    "the row holds the counted value")
 
 
 def append_rows(records: list[dict], path: Path) -> None:

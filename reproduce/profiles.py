@@ -110,7 +110,7 @@ def tiny_ncsnpp(spec):
 
 def tiny_ddpm_unet(spec):
     return {**spec, "ch": 8, "ch_mult": [1] * len(spec["ch_mult"]), "num_res_blocks": 1,
-            "attn_resolutions": [spec["image_size"] // 2], "dropout": 0.0}
+            "attn_resolutions": [spec["image_size"] // 2], "dropout": 0.0, "norm_groups": 4}
 
 
 def tiny_autoencoder(spec):
