@@ -12,6 +12,7 @@ Several nodes (a shared file system holding RUN): start the same training on eve
 then run the make target on one node: it finds the finished training (or resumes it there) and
 goes on with sampling, evaluation and the comparison.
 """
+import socket
 import subprocess
 import sys
 import time
@@ -40,12 +41,19 @@ def process_count(requested: int | None = None) -> int:
     return max(1, torch.cuda.device_count())
 
 
+def free_port() -> int:
+    """A TCP port no one listens on now, so two trainings on one machine do not share a rendezvous."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def train_command(run_dir: Path, processes: int) -> list[str]:
     """`accelerate launch` of `ddgan train` on the run's saved config."""
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes),
               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
     if processes > 1:
-        launch.append("--multi_gpu")
+        launch += ["--multi_gpu", "--main_process_port", str(free_port())]
     return launch + ["-m", "ddgan", "train", "--config", str(run_dir / CONFIG_FILE), "--run-dir", str(run_dir)]
 
 

@@ -1,8 +1,10 @@
 """Pieces of the reproduce pipeline: stage markers, smoke archives, profiles, launch commands, error paths."""
 import json
 import os
+from pathlib import Path
 
 import pytest
+import torch
 
 from ddgan.config import ConfigError
 from ddgan.datasets import PreparedDatasetError, check_archive, get_spec
@@ -10,8 +12,8 @@ from ddgan.nets import build_network
 from ddgan.presets import get_preset
 from reproduce import run as reproduce_run
 from reproduce.evaluation import ensure_recorded, prepared_training_images
-from reproduce.launch import check_batch_split, train_command
-from reproduce.pipeline import RunOptions, train_stage
+from reproduce.launch import check_batch_split, train_command, train_run
+from reproduce.pipeline import RunOptions, prepare_datasets, train_stage
 from reproduce.profiles import SMOKE_SAMPLING_STEPS, ProfileError, make_profile
 from reproduce.smoke_data import SMOKE_COUNTS, smoke_archive, spec_overrides
 from reproduce.stages import Stages
@@ -150,3 +152,26 @@ def test_eval_official_needs_a_checkpoint_in_the_paper_profile(capsys, tmp_path)
 def test_missing_prepared_data_names_the_prepare_command(tmp_path):
     with pytest.raises(PreparedDatasetError, match="ddgan data prepare cifar10"):
         prepared_training_images("cifar10", tmp_path)
+
+
+def test_several_processes_train_through_accelerate_launch(tmp_path, monkeypatch):
+    """Without a GPU, processes started by `accelerate launch --multi_gpu` train together over gloo."""
+    profile = make_profile("smoke", work=tmp_path)
+    prepare_datasets(profile, ["cifar10"], RunOptions(log=lambda text: None))
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    run_dir = profile.run_dir("cifar10", "ddgan-T4")
+    result = train_run(profile.scale_config(get_preset("cifar10")), run_dir, processes=2)
+    assert result["steps"] == 3 and result["processes"] == 2
+    state = torch.load(run_dir / "training-state.pt", weights_only=True)
+    assert state["world_size"] == 2 and len(state["rng"]) == 2
+
+
+def test_print_commands_writes_the_configs(capsys, tmp_path):
+    assert reproduce_run.main(["table2", "--profile", "smoke", "--work", str(tmp_path), "--print-commands",
+                               "--num-processes", "4"]) == 0
+    commands = [line for line in capsys.readouterr().out.splitlines() if "accelerate.commands.launch" in line]
+    assert len(commands) == 8 and all("--multi_gpu" in line for line in commands)
+    config = json.loads((tmp_path / "cifar10" / "ddgan-T8" / "pipeline-config.json").read_text())
+    assert config["method"]["num_timesteps"] == 8
+    assert not (tmp_path / "cifar10" / "ddgan-T8" / "training-state.pt").exists()
