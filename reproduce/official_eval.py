@@ -7,16 +7,17 @@ shows them next to the rows of the models trained here. The smoke profile has no
 to read: without CKPT it writes a stand-in, a randomly initialised tiny generator saved in the
 official key layout, and evaluates that through the same loader.
 """
-import hashlib
 from pathlib import Path
 
 import torch
 
 from ddgan.config import ConfigError
+from ddgan.evaluate import sha256_of_file
 from ddgan.methods import build_method
 from ddgan.official import load_official_generator, to_official_state
 from ddgan.presets import PAPER_TRAINING, get_preset
 from ddgan.sampling import Sampler
+from reproduce.compare import write_comparison
 from reproduce.evaluation import Evaluation
 from reproduce.pipeline import (digit_classifier_path, evaluate_stages, evaluation_context, preflight,
                                prepare_datasets)
@@ -48,17 +49,8 @@ def standin_checkpoint(config: dict, folder: Path) -> Path:
     return path
 
 
-def file_sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def run_official(profile, preset: str, checkpoint, options) -> None:
     """Prepare the reference data, load the released generator, evaluate it, compare."""
-    from reproduce.compare import write_comparison
     if preset not in PAPER_TRAINING:
         raise ConfigError(f"PRESET={preset!r} has no released checkpoint layout; choose one of "
                           f"{', '.join(PAPER_TRAINING)}")
@@ -77,7 +69,7 @@ def run_official(profile, preset: str, checkpoint, options) -> None:
     prepare_datasets(profile, ("mnist", "stackedmnist") if dataset == "stackedmnist" else (dataset,), options)
     classifier = digit_classifier_path(profile, options.log) if dataset == "stackedmnist" else None
     context = evaluation_context(profile, OFFICIAL_TARGET, options, classifier)
-    run_dir = profile.run_dir(dataset, f"official-{evaluation.label}-{file_sha256(checkpoint)[:12]}")
+    run_dir = profile.run_dir(dataset, f"official-{evaluation.label}-{sha256_of_file(checkpoint)[:12]}")
     training = Training(dataset, run_dir.name, None, (evaluation,))
     evaluate_stages(context, training, run_dir, official_sampler(checkpoint, config, context.device), checkpoint)
     write_comparison(profile, options.log)

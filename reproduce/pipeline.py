@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ddgan.config import ConfigError
 from ddgan.datasets import open_prepared, prepare
 from ddgan.sampling import load_sampler
+from reproduce.compare import write_comparison
 from reproduce.evaluation import EvaluationContext, ensure_recorded, evaluate_sampler
 from reproduce.launch import process_count, train_run
 from reproduce.profiles import PAPER_CLASSIFIER, SMOKE_CLASSIFIER
@@ -101,17 +103,12 @@ def train_stage(profile, training, options: RunOptions) -> Path:
         raise ConfigError(f"{run_dir} finished training with another config than the one this target asks for "
                           f"now; move it away (or delete {stages.marker('train')} to train it further)")
     processes = process_count(options.processes)
-    if not profile.smoke and processes == 1 and not _has_gpu():
+    if not profile.smoke and processes == 1 and not torch.cuda.is_available():
         options.log("  warning: no GPU is visible: the paper's settings would train for weeks on a CPU "
                     "(PROFILE=smoke runs the pipeline in minutes)")
     stages.run("train", lambda: {**train_run(config, run_dir, processes, progress=not profile.smoke),
                                  "config_sha256": config_sha256(config)})
     return run_dir
-
-
-def _has_gpu() -> bool:
-    import torch
-    return torch.cuda.is_available()
 
 
 def evaluate_stages(context, training, run_dir, sampler=None, checkpoint=None) -> None:
@@ -130,7 +127,6 @@ def evaluate_stages(context, training, run_dir, sampler=None, checkpoint=None) -
 # ------------------------------------------------------------------ targets
 
 def evaluation_context(profile, target_name, options: RunOptions, digit_classifier=None) -> EvaluationContext:
-    import torch
     device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
     return EvaluationContext(profile, target_name, device, options.is_weights, options.vgg_weights,
                              digit_classifier, options.log)
@@ -138,7 +134,6 @@ def evaluation_context(profile, target_name, options: RunOptions, digit_classifi
 
 def run_target(target, profile, options: RunOptions) -> None:
     """Every stage of `target` under `profile`, then the comparison with the paper."""
-    from reproduce.compare import write_comparison
     options.log(f"== {target.name} ({profile.name} profile): runs in {profile.work}, results in {profile.results}")
     preflight(profile, [e for training in target.trainings for e in training.evaluations], options)
     prepare_datasets(profile, target.datasets, options)
