@@ -71,7 +71,10 @@ def excluded_section(rows) -> list[str]:
 def comparison_markdown(compared, excluded_rows, profile_name: str) -> str:
     tolerances = ", ".join(f"{metric} {absolute}" + (f" or {relative:.0%} of the reported value" if relative else "")
                            for metric, (absolute, relative) in TOLERANCES.items())
-    lines = ["# Reported and reproduced numbers", ""]
+    lines = ["# Reported and reproduced numbers", "",
+             "Written by `make compare` (and at the end of every target) from the rows in "
+             "`<results>/<dataset>/metrics.jsonl` and the reported numbers in `results/reported/`; "
+             "every cell, with tolerance, sample count, device, commit and date, is in `comparison.csv`.", ""]
     if profile_name == "smoke":
         lines += ["**Smoke profile**: tiny networks, a few training steps, a few samples. It checks that the "
                   "pipeline runs from archive to this table; none of its rows is compared with the paper, so "
