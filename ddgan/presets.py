@@ -49,33 +49,33 @@ def mixture25_ddpm(num_timesteps=1000, schedule="linear", steps=6000):
     }
 
 
-def stacked_digits_ddpm(num_timesteps=1000, schedule="linear", steps=4000):
+def stacked_digits_ddpm(num_timesteps=1000, schedule="linear", steps=4000, width=48, batch_size=128):
     """A small conv U-Net eps-model on stacked 8x8 digits."""
     return {
         "name": f"stacked-digits-ddpm-{schedule}-T{num_timesteps}",
         "method": ddpm_method(num_timesteps, schedule, clip_x0=True),
-        "networks": {"denoiser": {"arch": "conv_unet", "image_size": 8, "in_channels": 3, "base_channels": 48,
+        "networks": {"denoiser": {"arch": "conv_unet", "image_size": 8, "in_channels": 3, "base_channels": width,
                                   "channel_mult": [1, 2], "output": "linear"}},
         "data": {"dataset": "stacked_digits", "size": 60_000, "seed": 0, "shape": [3, 8, 8]},
         "optim": {"lr": {"denoiser": 5e-4}, "betas": [0.9, 0.999], "ema_decay": 0.995},
-        "train": {"batch_size": 128, "steps": steps, "seed": 0, "log_every": 100, "checkpoint_every": 2000},
+        "train": {"batch_size": batch_size, "steps": steps, "seed": 0, "log_every": 100, "checkpoint_every": 2000},
     }
 
 
-def stacked_digits_ddgan(num_timesteps=4, steps=4000):
+def stacked_digits_ddgan(num_timesteps=4, steps=4000, width=48, batch_size=128):
     """DDGAN with a small conv U-Net and conv discriminator on stacked 8x8 digits."""
     return {
         "name": f"stacked-digits-ddgan-T{num_timesteps}",
-        "method": ddgan_method(num_timesteps, nz=32, r1_gamma=0.05, lazy_reg=None),
+        "method": ddgan_method(num_timesteps, nz=32, r1_gamma=0.05, lazy_reg=10),
         "networks": {
-            "generator": {"arch": "conv_unet", "image_size": 8, "in_channels": 3, "base_channels": 48,
+            "generator": {"arch": "conv_unet", "image_size": 8, "in_channels": 3, "base_channels": width,
                           "channel_mult": [1, 2], "nz": 32, "z_emb_dim": 64, "output": "tanh"},
-            "discriminator": {"arch": "conv_discriminator", "in_channels": 3, "base_channels": 48,
+            "discriminator": {"arch": "conv_discriminator", "in_channels": 3, "base_channels": width,
                               "channel_mult": [1, 2]},
         },
         "data": {"dataset": "stacked_digits", "size": 60_000, "seed": 0, "shape": [3, 8, 8]},
         "optim": {"lr": {"generator": 2e-4, "discriminator": 2e-4}, "betas": [0.5, 0.9], "ema_decay": 0.995},
-        "train": {"batch_size": 128, "steps": steps, "seed": 0, "log_every": 100, "checkpoint_every": 2000},
+        "train": {"batch_size": batch_size, "steps": steps, "seed": 0, "log_every": 100, "checkpoint_every": 2000},
     }
 
 
