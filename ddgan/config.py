@@ -19,7 +19,8 @@ TRAIN_DEFAULTS = {
     "snapshot_every": None,    # keep numbered EMA snapshots every N steps (None: only the latest)
     "num_workers": 0,
 }
-OPTIM_DEFAULTS = {"betas": [0.5, 0.9], "lr_schedule": "constant", "lr_min": 1e-5, "ema_decay": 0.999}
+OPTIM_DEFAULTS = {"betas": [0.5, 0.9], "lr_schedule": "constant", "lr_min": 1e-5, "ema_decay": 0.999,
+                  "warmup_steps": 0, "grad_clip": None, "weight_decay": 0.0}
 
 # Keys that do not change what a run computes, so a resumed run may change them.
 BOOKKEEPING_KEYS = {"train.log_every", "train.checkpoint_every", "train.snapshot_every",

@@ -35,13 +35,16 @@ SNAPSHOT_FILE = "snapshot.pt"
 
 
 def learning_rate(base_lr, optim, step, steps_per_epoch, total_epochs):
-    """The official schedule: cosine annealing per epoch down to lr_min (or constant)."""
+    """The official schedule: cosine annealing per epoch down to lr_min (or constant), times an
+    optional linear warm-up over the first optim.warmup_steps steps (DDPM's schedule)."""
+    warmup = min(1.0, (step + 1) / optim["warmup_steps"]) if optim["warmup_steps"] else 1.0
     if optim["lr_schedule"] == "constant":
-        return base_lr
+        return base_lr * warmup
     if optim["lr_schedule"] != "cosine":
         raise ConfigError(f"optim.lr_schedule must be 'constant' or 'cosine', got {optim['lr_schedule']!r}")
     epoch = step // steps_per_epoch
-    return optim["lr_min"] + (base_lr - optim["lr_min"]) * (1 + math.cos(math.pi * epoch / total_epochs)) / 2
+    cosine = optim["lr_min"] + (base_lr - optim["lr_min"]) * (1 + math.cos(math.pi * epoch / total_epochs)) / 2
+    return cosine * warmup
 
 
 def rng_state():
@@ -113,7 +116,10 @@ class Trainer:
             if name not in self.base_lr:
                 raise ConfigError(f"optim.lr has no learning rate for optimiser {name!r} (has {sorted(self.base_lr)})")
             params = [p for net in nets for p in self.method.networks[net].parameters()]
-            self.optimizers[name] = torch.optim.Adam(params, lr=self.base_lr[name], betas=tuple(optim["betas"]))
+            # Adam as the paper; decoupled weight decay (AdamW) only when a config asks for it
+            adam = torch.optim.AdamW if optim["weight_decay"] else torch.optim.Adam
+            extra = {"weight_decay": optim["weight_decay"]} if optim["weight_decay"] else {}
+            self.optimizers[name] = adam(params, lr=self.base_lr[name], betas=tuple(optim["betas"]), **extra)
         self.ema = EMA(self.method.networks[self.method.sampling_network], optim["ema_decay"])
         self.step = 0
         seed_everything(train["seed"] + 7 * self.rank + 1)   # per-process randomness from here on
@@ -123,8 +129,11 @@ class Trainer:
         optimizer = self.optimizers[name]
         optimizer.zero_grad(set_to_none=True)
         self.accelerator.backward(loss)
+        params = [p for group in optimizer.param_groups for p in group["params"]]
         if self.world_size > 1:
-            average_gradients([p for group in optimizer.param_groups for p in group["params"]], self.world_size)
+            average_gradients(params, self.world_size)
+        if self.config["optim"]["grad_clip"]:
+            torch.nn.utils.clip_grad_norm_(params, self.config["optim"]["grad_clip"])
         optimizer.step()
 
     def set_learning_rates(self, step):

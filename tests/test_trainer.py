@@ -123,3 +123,21 @@ def test_image_method_trains_through_the_same_loop(tmp_path):
     trainer = train(config, tmp_path, progress=False)
     sample = trainer.method.sample(5, rng=torch.Generator().manual_seed(0), net=trainer.ema.net)
     assert sample.shape == (5, 3, 8, 8) and sample.abs().max() <= 1
+
+
+def test_warmup_clipping_and_weight_decay_are_applied(tmp_path):
+    from ddgan.trainer import learning_rate
+    optim = {"lr_schedule": "constant", "warmup_steps": 4, "lr_min": 0.0}
+    assert [learning_rate(1.0, optim, s, 10, 1) for s in range(5)] == [0.25, 0.5, 0.75, 1.0, 1.0]
+    config = small_config(steps=2)
+    config["optim"].update(grad_clip=1e-6, weight_decay=0.5, warmup_steps=2)
+    trainer = Trainer(config, tmp_path)
+    assert isinstance(trainer.optimizers["generator"], torch.optim.AdamW)
+    before = [p.detach().clone() for p in trainer.method.networks["generator"].parameters()]
+    seen = []
+    trainer.optimizers["generator"].register_step_pre_hook(lambda opt, *_: seen.append(
+        torch.sqrt(sum(p.grad.pow(2).sum() for g in opt.param_groups for p in g["params"] if p.grad is not None))))
+    trainer.run(progress=False)
+    assert all(norm <= 1e-6 * 1.01 for norm in seen) and len(seen) == 2
+    after = list(trainer.method.networks["generator"].parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after))
