@@ -115,7 +115,8 @@ class Trainer:
         for name, nets in self.method.optimizer_groups().items():
             if name not in self.base_lr:
                 raise ConfigError(f"optim.lr has no learning rate for optimiser {name!r} (has {sorted(self.base_lr)})")
-            params = [p for net in nets for p in self.method.networks[net].parameters()]
+            # a name may be dotted to select part of a network (e.g. "generator.decoder")
+            params = [p for net in nets for p in self.method.networks.get_submodule(net).parameters()]
             # Adam as the paper; decoupled weight decay (AdamW) only when a config asks for it
             adam = torch.optim.AdamW if optim["weight_decay"] else torch.optim.Adam
             extra = {"weight_decay": optim["weight_decay"]} if optim["weight_decay"] else {}

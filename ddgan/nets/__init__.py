@@ -14,6 +14,13 @@ ARCHITECTURES = {
     "ncsnpp": ("ddgan.nets.ncsnpp", "NCSNppGenerator"),
     "small_discriminator": ("ddgan.nets.discriminators", "SmallDiscriminator"),
     "large_discriminator": ("ddgan.nets.discriminators", "LargeDiscriminator"),
+    "ddpm_unet": ("baselines.unet", "DDPMUNet"),
+    "conv_encoder": ("baselines.autoencoder", "ConvEncoder"),
+    "conv_decoder": ("baselines.autoencoder", "ConvDecoder"),
+    "mlp_encoder": ("baselines.autoencoder", "MLPEncoder"),
+    "mlp_decoder": ("baselines.autoencoder", "MLPDecoder"),
+    "latent_generator": ("baselines.latent_diffusion", "LatentGenerator"),
+    "vdm_model": ("baselines.vdm_networks", "VDMModel"),
 }
 
 

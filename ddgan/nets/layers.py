@@ -75,8 +75,18 @@ class AdaptiveGroupNorm(nn.Module):
             self.style.bias[:channels] = 1.0
 
     def forward(self, x, style):
-        gamma, beta = self.style(style)[:, :, None, None].chunk(2, dim=1)
-        return torch.addcmul(beta, F.group_norm(x, self.num_groups, eps=1e-6), gamma)
+        gamma, beta = self.style(style).chunk(2, dim=1)
+        batch, channels = x.shape[:2]
+        if x.is_contiguous():
+            # One GroupNorm kernel with the per-sample affine folded in: the batch becomes channels of a
+            # single sample, and since groups never straddle samples the statistics are unchanged. This
+            # saves a full pass over the activations compared with group_norm followed by addcmul.
+            out = F.group_norm(x.reshape(1, batch * channels, *x.shape[2:]), batch * self.num_groups,
+                               gamma.reshape(-1), beta.reshape(-1), eps=1e-6)
+            return out.view_as(x)
+        # channels_last activations cannot be folded without a copy
+        normalized = F.group_norm(x, self.num_groups, eps=1e-6)
+        return torch.addcmul(beta[:, :, None, None], normalized, gamma[:, :, None, None])
 
 
 class ResidualBlock(nn.Module):
@@ -108,16 +118,18 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x, t_features, style):
         """t_features: SiLU of the time embedding (B, t_dim); style: the mapped z (B, style_dim)."""
-        h = F.silu(self.norm0(x, style))
+        # In place on fresh conv / norm outputs that nothing else reads (autograd keeps what it needs):
+        # the same arithmetic with fewer full-size temporaries.
+        h = F.silu(self.norm0(x, style), inplace=True)
         if self.resample is not None:
             h, x = self.resample(h), self.resample(x)
         h = self.conv0(h)
-        h = h + self.t_proj(t_features)[:, :, None, None]
-        h = F.silu(self.norm1(h, style))
+        h.add_(self.t_proj(t_features)[:, :, None, None])
+        h = F.silu(self.norm1(h, style), inplace=True)
         h = self.conv1(self.dropout(h))
         if self.skip is not None:
             x = self.skip(x)
-        return (x + h) * SKIP_SCALE
+        return h.add_(x).mul_(SKIP_SCALE)
 
 
 class SelfAttention(nn.Module):
@@ -141,4 +153,4 @@ class SelfAttention(nn.Module):
         q, k, v = (proj(h).unsqueeze(1) for proj in (self.query, self.key, self.value))
         h = F.scaled_dot_product_attention(q, k, v).squeeze(1)  # softmax(q k^T / sqrt(C)) v
         h = self.out(h).transpose(1, 2).reshape(batch, channels, height, width)
-        return (x + h) * SKIP_SCALE
+        return h.add_(x).mul_(SKIP_SCALE)

@@ -63,7 +63,7 @@ class OutputHead(nn.Module):
         self.conv = fan_avg_uniform_(nn.Conv2d(channels, out_channels, 3, padding=1), scale=0.0)
 
     def forward(self, h):
-        return self.conv(F.silu(self.norm(h)))
+        return self.conv(F.silu(self.norm(h), inplace=True))
 
 
 class NCSNppGenerator(nn.Module):
@@ -165,7 +165,7 @@ class NCSNppGenerator(nn.Module):
             if level.downsample is not None:
                 h = level.downsample(h, t_features, style)
                 # Residual input pyramid: a downsampled view of the input joins every new resolution.
-                pyramid = (pyramid_down(pyramid) + h) * SKIP_SCALE
+                pyramid = pyramid_down(pyramid).add_(h).mul_(SKIP_SCALE)
                 h = pyramid
                 skips.append(h)
 

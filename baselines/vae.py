@@ -1,0 +1,59 @@
+"""A variational autoencoder (Kingma & Welling 2014) as a baseline: one decoder pass per sample (NFE 1).
+
+q(z | x) = N(mu(x), diag sigma^2(x)), p(z) = N(0, I), and a Gaussian likelihood
+p(x | z) = N(decoder(z), s^2 I) with one scale s for all dimensions at its maximum-likelihood value
+(baselines/autoencoder.py).
+The loss is the negative ELBO per data dimension in nats, -(E_q[log p(x | z)] - KL) / D, estimated
+with one reparameterised z per example. Optional KL warm-up (Bowman et al. 2016; Sonderby et al.
+2016): the KL weight rises linearly from 0 to `kl_weight` over the first `kl_warmup_steps` steps,
+which keeps low-dimensional data (the 2D mixture) from settling in the collapsed posterior
+q(z | x) = p(z) early on; the logged `loss` is always the full negative ELBO. Samples are the decoder's mean at z ~ N(0, I) (the usual
+choice: adding the likelihood's noise only adds pixel noise), hence blurry but smooth images.
+
+Networks: `encoder` (conv_encoder / mlp_encoder) and `decoder` (conv_decoder / mlp_decoder), trained
+together by the optimiser "vae"; the decoder is the sampling network (its EMA is the snapshot).
+"""
+import math
+
+import torch
+
+from baselines.autoencoder import elbo_terms
+from ddgan.methods import Method
+
+
+class VAE(Method):
+    sampling_network = "decoder"
+
+    def __init__(self, config, sampling_only=False):
+        super().__init__(config, sampling_only)
+        if not sampling_only and set(self.networks) != {"encoder", "decoder"}:
+            raise ValueError(f"the VAE needs networks 'encoder' and 'decoder', got {sorted(self.networks)}")
+        self.data_dim = math.prod(self.data_shape)
+        self.kl_weight = config["method"].get("kl_weight", 1.0)
+        self.kl_warmup_steps = config["method"].get("kl_warmup_steps", 0)
+
+    def optimizer_groups(self):
+        return {"vae": ["encoder", "decoder"]}
+
+    def negative_elbo(self, x, encoder=None, decoder=None):
+        """Per-example (reconstruction, kl) terms of the negative ELBO in nats."""
+        return elbo_terms(encoder or self.networks["encoder"], decoder or self.networks["decoder"], x)
+
+    def training_step(self, x_0, step, update):
+        reconstruction, kl = self.negative_elbo(x_0)
+        warmup = min(1.0, (step + 1) / self.kl_warmup_steps) if self.kl_warmup_steps else 1.0
+        update("vae", (reconstruction + warmup * self.kl_weight * kl).mean() / self.data_dim)
+        reconstruction, kl = reconstruction.mean().detach() / self.data_dim, kl.mean().detach() / self.data_dim
+        return {"loss": reconstruction + kl, "reconstruction": reconstruction, "kl": kl}
+
+    @torch.no_grad()
+    def sample(self, n, *, rng=None, net=None, z=None):
+        decoder = self.networks["decoder"] if net is None else net
+        z = self.randn(n, *decoder.latent_shape, rng=rng) if z is None else z
+        return decoder(z)
+
+    def nfe(self):
+        return 1
+
+    def describe(self):
+        return "VAE"

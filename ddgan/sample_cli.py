@@ -1,0 +1,186 @@
+"""`ddgan sample`: write exactly N generated images to a folder, for FID and for looking at.
+
+    ddgan sample --official-checkpoint netG_1200.pth --preset cifar10 -n 50000 --out samples/cifar10 --jpeg
+    ddgan sample --checkpoint runs/cifar10/snapshot.pt -n 50000 --out samples/cifar10-ours
+
+Images are named by index (000000.png, 000001.png, ...), one file per sample, PNG by default
+(lossless). ``--jpeg`` reproduces the official evaluation exactly: its test script writes every
+sample with torchvision's save_image to a .jpg, i.e. PIL's JPEG at quality 75, and FID is computed on
+those files. Unlike that script, exactly N files are written even when the batch size does not
+divide N, and a folder that already holds files is refused (unless --overwrite) so that stale
+samples never enter an FID.
+
+Samples depend on the seed (default 42, as the official script), the batch size and the device.
+"""
+import argparse
+import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+from PIL import Image
+from tqdm.auto import tqdm
+
+from ddgan.config import ConfigError
+
+PAPER_PRESETS = ("cifar10", "celeba_256", "lsun_church", "stackedmnist")
+JPEG_QUALITY = 75            # PIL's default, hence the quality of the official samples
+SAMPLE_NAME = re.compile(r"^\d+\.(png|jpg)$")
+
+
+class SampleError(ValueError):
+    """Bad sampling arguments or an output folder that cannot be used."""
+
+
+def to_uint8(images):
+    """[-1, 1] NCHW floats -> NHWC uint8, rounded exactly as torchvision's save_image does."""
+    unit = (images.float() + 1.0) / 2.0
+    return unit.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu()
+
+
+def sample_file_name(index, n, jpeg):
+    width = max(6, len(str(n - 1)))
+    return f"{index:0{width}d}.{'jpg' if jpeg else 'png'}"
+
+
+def save_image(pixels, path):
+    """One HWC uint8 image; .jpg at the official quality, anything else lossless."""
+    array = pixels.numpy()
+    image = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
+    if path.suffix == ".jpg":
+        image.save(path, quality=JPEG_QUALITY)
+    else:
+        image.save(path)
+
+
+def prepare_output_dir(out_dir, overwrite=False):
+    """Create out_dir, or check it is empty. With overwrite, earlier samples (files named like
+    000123.png / 123.jpg) are deleted; anything else in the folder is refused, never deleted."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SampleError(f"--out {out_dir} is a file, not a folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entries = sorted(out_dir.iterdir())
+    if not entries:
+        return out_dir
+    if not overwrite:
+        raise SampleError(f"--out {out_dir} is not empty ({len(entries)} entries, e.g. {entries[0].name}); "
+                          "choose a new folder, or pass --overwrite to replace earlier samples")
+    others = [e.name for e in entries if not (e.is_file() and SAMPLE_NAME.match(e.name))]
+    if others:
+        raise SampleError(f"--out {out_dir} holds files that are not samples ({', '.join(others[:5])}"
+                          f"{', ...' if len(others) > 5 else ''}); --overwrite only replaces earlier samples, "
+                          "so move those away or choose a new folder")
+    for entry in entries:
+        entry.unlink()
+    return out_dir
+
+
+def write_samples(sampler, n, out_dir, *, batch_size=100, seed=42, jpeg=False, overwrite=False, progress=True):
+    """Generate n samples with `sampler` (a ddgan.sampling.Sampler) into out_dir; returns the file paths.
+
+    One torch.Generator on the sampler's device, seeded once, drives all batches (the last batch
+    is smaller when batch_size does not divide n). Files are written by a few threads while the
+    next batch is generated.
+    """
+    if n < 1:
+        raise SampleError(f"the number of samples must be at least 1, got {n}")
+    if batch_size < 1:
+        raise SampleError(f"--batch-size must be at least 1, got {batch_size}")
+    out_dir = prepare_output_dir(out_dir, overwrite)
+    generator = torch.Generator(device=sampler.device).manual_seed(seed)
+    paths = [out_dir / sample_file_name(i, n, jpeg) for i in range(n)]
+    with ThreadPoolExecutor(max_workers=4) as writers, \
+            tqdm(total=n, desc=f"sampling {sampler.describe()}", unit="img", disable=not progress) as bar:
+        pending = []
+        for start in range(0, n, batch_size):
+            pixels = to_uint8(sampler.sample(min(batch_size, n - start), generator))
+            pending += [writers.submit(save_image, image, paths[start + i]) for i, image in enumerate(pixels)]
+            # keep at most about two batches in flight; .result() re-raises a failed write
+            while len(pending) > 2 * batch_size:
+                pending.pop(0).result()
+            bar.update(len(pixels))
+        for future in pending:
+            future.result()
+    return paths
+
+
+# ---------------------------------------------------------------------------------------------
+# command line
+
+
+def add_sample_arguments(subparsers):
+    """Add `sample` to the `ddgan` subcommands; returns its parser."""
+    parser = subparsers.add_parser(
+        "sample", help="write N generated images to a folder (PNG, or the paper's JPEG)",
+        description="Write exactly N generated images to a new or empty folder (PNG, or the paper's JPEG).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n" + "\n".join(__doc__.splitlines()[2:4]))
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", metavar="PATH", help="a ddgan snapshot.pt (or training-state.pt)")
+    source.add_argument("--official-checkpoint", metavar="PATH",
+                        help="a released netG_*.pth of the official code (needs --preset)")
+    parser.add_argument("--preset", choices=PAPER_PRESETS,
+                        help="the paper run the official checkpoint comes from")
+    parser.add_argument("-n", "--num-samples", type=int, required=True, help="how many images to write")
+    parser.add_argument("--out", required=True, help="a new or empty folder for the images")
+    parser.add_argument("--batch-size", type=int, default=100, help="images generated at once (default 100)")
+    parser.add_argument("--seed", type=int, default=42, help="random seed (default 42, as the official script)")
+    parser.add_argument("--device", default=None, help="cuda, cuda:1, cpu, ... (default: cuda if available)")
+    parser.add_argument("--jpeg", action="store_true",
+                        help="write .jpg at quality 75 as the official evaluation does (default: lossless .png)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the samples already in --out")
+    parser.add_argument("--bf16", action="store_true",
+                        help="bfloat16 autocast (faster on recent GPUs; samples differ slightly from float32)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def _device(name):
+    device = torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SampleError(f"--device {name} was asked for, but CUDA is not available here; use --device cpu")
+    return device
+
+
+def _load(args, device):
+    from ddgan.sampling import load_sampler
+    path = Path(args.official_checkpoint or args.checkpoint)
+    if not path.is_file():
+        raise SampleError(f"checkpoint {path} does not exist")
+    if args.official_checkpoint:
+        if not args.preset:
+            raise SampleError(f"--official-checkpoint needs --preset, the paper run {path.name} comes from "
+                              f"(one of {', '.join(PAPER_PRESETS)})")
+        return load_sampler(path, device, official_preset=args.preset, bf16=args.bf16)
+    if args.preset:
+        raise SampleError("--preset applies to --official-checkpoint only: a ddgan snapshot holds its own config")
+    return load_sampler(path, device, bf16=args.bf16)
+
+
+def run_sample(args):
+    """Run a parsed `ddgan sample`; expected failures print one message and return 2."""
+    from ddgan.official import OfficialCheckpointError
+    try:
+        device = _device(args.device)
+        sampler = _load(args, device)
+        paths = write_samples(sampler, args.num_samples, args.out, batch_size=args.batch_size, seed=args.seed,
+                              jpeg=args.jpeg, overwrite=args.overwrite, progress=not args.quiet)
+    except (SampleError, ConfigError, OfficialCheckpointError, FileNotFoundError) as error:
+        print(f"ddgan sample: error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(paths)} samples of {sampler.describe()} (NFE {sampler.nfe}, seed {args.seed}) "
+          f"to {args.out} as {'JPEG quality 75' if args.jpeg else 'PNG'}")
+    return 0
+
+
+def main(argv=None):
+    """`python -m ddgan.sample_cli ARGS` runs `ddgan sample ARGS`."""
+    parser = argparse.ArgumentParser(prog="ddgan")
+    add_sample_arguments(parser.add_subparsers(dest="command", required=True))
+    return run_sample(parser.parse_args(["sample", *(sys.argv[1:] if argv is None else argv)]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

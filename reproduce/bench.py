@@ -1,0 +1,291 @@
+"""Speed of DDGAN on this machine: the paper's Time column and one training iteration.
+
+    python -m reproduce.bench                        # or `make bench`; cuda if present, else the CPU
+    python -m reproduce.bench --quick                # 3 repeats
+    python -m reproduce.bench --bf16 --channels-last --compile      # opt-in speed-ups (for GPUs)
+
+(a) sampling: one batch of 100 CIFAR-10 images with the cifar10 preset at T = 4 (NFE 4) through
+    the Sampler used for evaluation (EMA generator, inference mode, channels_last): the paper's
+    Time column, 0.21 s on one V100.
+(b) training: one iteration of the cifar10 preset as ddgan.trainer runs it (D step with real and
+    generated pairs, G step, the Adam updates, the EMA update) at a small batch. R1 is applied
+    every lazy_reg = 15 steps, so an R1 step and a plain step are timed separately and the
+    amortised cost (R1 + 14 plain) / 15 is reported as well.
+
+Weights and data are random: the time does not depend on them. Each figure is the median of the
+repeats after warm-up, with min, max and the interquartile range; wall clock, with
+torch.cuda.synchronize around every call on GPUs. Results go to results/bench/<device>.json and
+.md with the commit, date, torch version and thread count.
+"""
+import argparse
+import json
+import platform
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from ddgan.config import apply_overrides, with_defaults
+from ddgan.ema import EMA
+from ddgan.methods import build_method
+from ddgan.presets import get_preset
+from ddgan.provenance import device_name, git_commit, now
+from ddgan.sampling import Sampler
+
+PAPER_TIME_V100 = 0.21   # seconds for 100 CIFAR-10 images at T = 4 (Table 1)
+RESULTS = Path(__file__).resolve().parent.parent / "results" / "bench"
+
+
+# ---------------------------------------------------------------------------------------------
+# timing
+
+
+def synchronize(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_once(fn, device):
+    """Wall-clock seconds of fn(), with the device's queued work finished before and after."""
+    synchronize(device)
+    start = time.perf_counter()
+    fn()
+    synchronize(device)
+    return time.perf_counter() - start
+
+
+def summarize(seconds):
+    """Median, spread and the raw repeats (seconds)."""
+    q1, _, q3 = statistics.quantiles(seconds, n=4, method="inclusive") if len(seconds) > 1 else seconds * 3
+    return {"median": statistics.median(seconds), "min": min(seconds), "max": max(seconds), "q1": q1, "q3": q3,
+            "repeats": len(seconds), "seconds": list(seconds)}
+
+
+# ---------------------------------------------------------------------------------------------
+# what is timed
+
+
+def bench_config(preset="cifar10", overrides=()):
+    return with_defaults(apply_overrides(get_preset(preset), list(overrides)))
+
+
+def make_sampler(config, device, *, channels_last=True, bf16=False, compile=False):
+    """The evaluation Sampler around a freshly initialised generator (standing in for the EMA copy),
+    channels_last by default as ddgan.sampling.load_sampler builds it."""
+    method = build_method(config, sampling_only=True).to(device)
+    net = method.networks[method.sampling_network]
+    return Sampler(method, torch.compile(net) if compile else net, config, "random weights",
+                   channels_last=channels_last, bf16=bf16)
+
+
+class TrainingIteration:
+    """One optimisation step as ddgan.trainer takes it: training_step with an Adam update per
+    optimiser (zero_grad, backward, step), then the EMA update of the generator. Calling it with
+    `step` chooses whether R1 applies (step % lazy_reg == 0)."""
+
+    def __init__(self, config, device, batch, *, channels_last=False, bf16=False, compile=False, fused_adam=False,
+                 seed=0):
+        torch.manual_seed(seed)
+        self.device, self.bf16 = device, bf16
+        self.method = build_method(config).to(device)
+        optim = config["optim"]
+        self.optimizers = {
+            name: torch.optim.Adam([p for net in nets for p in self.method.networks[net].parameters()],
+                                   lr=optim["lr"][name], betas=tuple(optim["betas"]), fused=fused_adam or None)
+            for name, nets in self.method.optimizer_groups().items()
+        }
+        sampling = self.method.sampling_network
+        self.ema = EMA(self.method.networks[sampling], optim["ema_decay"])
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.method.to(memory_format=memory_format)
+        self.x_0 = (torch.rand(batch, *config["data"]["shape"], device=device) * 2 - 1).contiguous(
+            memory_format=memory_format)
+        if compile:
+            # the generator only: R1 differentiates D twice, which compiled graphs do not support
+            self.method.networks[sampling] = torch.compile(self.method.networks[sampling])
+
+    def update(self, name, loss):
+        optimizer = self.optimizers[name]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def __call__(self, step):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            logs = self.method.training_step(self.x_0, step, self.update)
+        self.ema.update(self.method.networks[self.method.sampling_network])
+        return logs
+
+
+# ---------------------------------------------------------------------------------------------
+# the benchmark
+
+
+def cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine(device):
+    """Where the figures were taken."""
+    name = device_name(device) if device.type == "cuda" else f"{cpu_model()} CPU"
+    info = {"device": name, "device_type": device.type, "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "cpu": cpu_model(), "python": platform.python_version()}
+    if device.type == "cuda":
+        info["cuda"] = torch.version.cuda
+    return info
+
+
+def run_bench(config, device, *, overrides=(), images=100, batch=8, repeats=5, warmup=1, channels_last=False,
+              bf16=False, compile=False, fused_adam=False, progress=True):
+    """Time (a) sampling `images` images and (b) the R1 and plain training steps; returns a dict."""
+    lazy_reg = config["method"].get("lazy_reg") or 1
+    kinds = {"r1_step": 0} if lazy_reg == 1 else {"r1_step": 0, "plain_step": 1}
+    sampler = make_sampler(config, device, bf16=bf16, compile=compile)
+    iteration = TrainingIteration(config, device, batch, channels_last=channels_last, bf16=bf16, compile=compile,
+                                  fused_adam=fused_adam)
+    rng = torch.Generator(device=device).manual_seed(0)
+    calls = {"sampling": lambda: sampler.sample(images, rng),
+             **{kind: (lambda step=step: iteration(step)) for kind, step in kinds.items()}}
+    seconds = {name: [] for name in calls}
+    with tqdm(total=len(calls) * (warmup + repeats), desc="bench", disable=not progress) as bar:
+        for round_ in range(warmup + repeats):
+            for name, call in calls.items():      # interleaved, so a slow spell of the machine hits all
+                elapsed = time_once(call, device)
+                if round_ >= warmup:
+                    seconds[name].append(elapsed)
+                bar.update(1)
+
+    training = {kind: summarize(seconds[kind]) for kind in kinds}
+    plain = training.get("plain_step", training["r1_step"])["median"]
+    training.update(batch=batch, lazy_reg=lazy_reg,
+                    amortised_median=(training["r1_step"]["median"] + (lazy_reg - 1) * plain) / lazy_reg,
+                    adam="fused" if fused_adam else "torch default")
+    return {
+        "what": "DDGAN speed: (a) one batch of images at NFE = T, (b) one training iteration; seconds, wall clock",
+        "commit": git_commit(), "date": now(), **machine(device),
+        "config": config["name"], "overrides": list(overrides),
+        "options": {"channels_last": channels_last, "bf16": bf16, "compile": compile, "fused_adam": fused_adam,
+                    "warmup": warmup},
+        "sampling": {"images": images, "nfe": sampler.nfe, "method": sampler.describe(), "channels_last": True,
+                     **summarize(seconds["sampling"])},
+        "training": training,
+    }
+
+
+def slug(text):
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def result_name(results):
+    """File stem: the device, then every option that changes the figures."""
+    if results["device_type"] == "cuda":
+        name = slug(results["device"])
+    else:
+        name = f"cpu-{slug(results['cpu'])}-{results['threads']}t"
+    if results["config"] != "cifar10-ddgan":
+        name += f"-{slug(results['config'])}"
+    if results["overrides"]:
+        name += "-custom"
+    name += "".join(f"-{slug(option)}" for option, on in results["options"].items() if on is True)
+    return name
+
+
+def _row(label, stats, per=None):
+    return (f"| {label} | {stats['median']:.3f} | {stats['min']:.3f} | {stats['max']:.3f} "
+            f"| {stats['q1']:.3f}–{stats['q3']:.3f} | {stats['repeats']} | {stats['median'] / per * 1e3:.1f} ms |")
+
+
+def markdown(results):
+    sampling, training = results["sampling"], results["training"]
+    options = ", ".join(k for k, v in results["options"].items() if v is True) or "none"
+    lines = [
+        f"# DDGAN speed on {results['device']}",
+        "",
+        f"commit `{results['commit']}`, {results['date']}, torch {results['torch']}, "
+        f"{results['threads']} thread{'s' if results['threads'] != 1 else ''}, "
+        f"CPU {results['cpu']}; config `{results['config']}`"
+        + (f" with {' '.join(results['overrides'])}" if results["overrides"] else "")
+        + f"; options: {options}; Adam: {training['adam']}; "
+        f"warm-up {results['options']['warmup']} round(s). Sampling in channels_last as `ddgan sample` runs it "
+        "(the channels_last option is for training). Seconds, wall clock; median of the repeats (interleaved), "
+        "min, max, interquartile range. Random weights and data.",
+        "",
+        "| measurement | median (s) | min | max | IQR | repeats | per image |",
+        "|---|---|---|---|---|---|---|",
+        _row(f"sample {sampling['images']} images, {sampling['method']} (NFE {sampling['nfe']})", sampling,
+             sampling["images"]),
+        _row(f"training iteration with R1, batch {training['batch']}", training["r1_step"], training["batch"]),
+    ]
+    if "plain_step" in training:
+        lines.append(_row(f"training iteration without R1, batch {training['batch']}", training["plain_step"],
+                          training["batch"]))
+        lines.append(f"| amortised iteration, R1 every {training['lazy_reg']} steps | "
+                     f"{training['amortised_median']:.3f} | | | | | "
+                     f"{training['amortised_median'] / training['batch'] * 1e3:.1f} ms |")
+    lines += ["", f"The paper's Time column: {PAPER_TIME_V100} s for 100 CIFAR-10 images at T = 4 on one V100.", ""]
+    return "\n".join(lines)
+
+
+def write_results(results, out_dir=RESULTS):
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / result_name(results)
+    stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+    stem.with_suffix(".md").write_text(markdown(results))
+    return stem.with_suffix(".json"), stem.with_suffix(".md")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m reproduce.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda if available)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed rounds (default 10 on GPUs, 5 on the CPU)")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed rounds first (default 2, --quick 1)")
+    parser.add_argument("--quick", action="store_true", help="3 repeats after 1 warm-up round")
+    parser.add_argument("--batch", type=int, default=None, help="training batch (default 64 on GPUs, 8 on the CPU)")
+    parser.add_argument("--images", type=int, default=100, help="images sampled at once (default 100, as the paper)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the generator")
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="channels_last for training too (sampling always uses it, as `ddgan sample`)")
+    parser.add_argument("--fused-adam", action="store_true", help="Adam with fused=True")
+    parser.add_argument("--preset", default="cifar10", help="config to time (default cifar10, the paper's)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
+    parser.add_argument("--out", default=str(RESULTS), help="folder for the JSON and markdown results")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print(f"bench: error: --device {args.device}, but CUDA is not available here", file=sys.stderr)
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    gpu = device.type == "cuda"
+    repeats = args.repeats or (3 if args.quick else 10 if gpu else 5)
+    warmup = args.warmup if args.warmup is not None else (1 if args.quick else 2)
+    results = run_bench(bench_config(args.preset, args.set), device, overrides=args.set, images=args.images,
+                        batch=args.batch or (64 if gpu else 8), repeats=repeats, warmup=warmup,
+                        channels_last=args.channels_last, bf16=args.bf16, compile=args.compile,
+                        fused_adam=args.fused_adam, progress=not args.quiet)
+    json_path, md_path = write_results(results, args.out)
+    print(markdown(results))
+    print(f"written: {json_path} and {md_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

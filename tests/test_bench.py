@@ -1,0 +1,46 @@
+"""The bench script's plumbing at a tiny size (it never asserts a time)."""
+import json
+
+import torch
+
+from reproduce.bench import TrainingIteration, bench_config, main, summarize
+
+TINY = ["networks.generator.image_size=16", "networks.generator.base_channels=16",
+        "networks.generator.channel_mult=[1,2]", "networks.generator.num_res_blocks=1",
+        "networks.generator.attn_resolutions=[8]", "networks.generator.z_emb_dim=16", "networks.generator.n_mlp=1",
+        "networks.discriminator.ngf=4", "networks.discriminator.t_emb_dim=16", "data.shape=[3,16,16]"]
+
+
+def test_summary_of_repeats():
+    stats = summarize([4.0, 1.0, 100.0, 3.0, 2.0])
+    assert (stats["median"], stats["min"], stats["max"], stats["q1"], stats["q3"]) == (3.0, 1.0, 100.0, 2.0, 4.0)
+    assert stats["repeats"] == 5 and summarize([0.5])["q3"] == 0.5
+
+
+def test_training_iteration_applies_r1_on_lazy_steps_and_updates_g_d_and_ema():
+    config = bench_config("cifar10", TINY)
+    iteration = TrainingIteration(config, torch.device("cpu"), batch=4)
+    nets = iteration.method.networks
+    before = {name: [p.detach().clone() for p in net.parameters()] for name, net in nets.items()}
+    ema_before = [p.clone() for p in iteration.ema.net.parameters()]
+    assert "r1" in iteration(0) and "r1" not in iteration(1) and "r1" in iteration(15)
+    for name, net in nets.items():
+        assert any(not torch.equal(a, b) for a, b in zip(before[name], net.parameters())), name
+    assert any(not torch.equal(a, b) for a, b in zip(ema_before, iteration.ema.net.parameters()))
+
+
+def test_bench_writes_json_and_markdown_named_by_device(tmp_path, capsys):
+    assert main(["--device", "cpu", "--images", "3", "--batch", "4", "--repeats", "2", "--warmup", "1",
+                 "--threads", "1", "--quiet", "--out", str(tmp_path), "--set", *TINY]) == 0
+    (json_path,) = tmp_path.glob("*.json")
+    assert json_path.name.startswith("cpu-") and json_path.name.endswith("-1t-custom.json")
+    results = json.loads(json_path.read_text())
+    assert results["threads"] == 1 and results["torch"] == torch.__version__ and "commit" in results
+    sampling, training = results["sampling"], results["training"]
+    assert (sampling["images"], sampling["nfe"], sampling["repeats"], len(sampling["seconds"])) == (3, 4, 2, 2)
+    assert training["batch"] == 4 and training["lazy_reg"] == 15
+    r1, plain = training["r1_step"]["median"], training["plain_step"]["median"]
+    assert abs(training["amortised_median"] - (r1 + 14 * plain) / 15) < 1e-12
+    markdown = json_path.with_suffix(".md").read_text()
+    assert "| sample 3 images, DDGAN T=4 (NFE 4) |" in markdown and "R1 every 15 steps" in markdown
+    assert markdown in capsys.readouterr().out
