@@ -13,10 +13,9 @@ import torch
 
 from ddgan.config import ConfigError
 from ddgan.evaluate import sha256_of_file
-from ddgan.methods import build_method
-from ddgan.official import load_official_generator, to_official_state
+from ddgan.nets import build_network
+from ddgan.official import to_official_state
 from ddgan.presets import PAPER_TRAINING, get_preset
-from ddgan.sampling import Sampler
 from reproduce.compare import write_comparison
 from reproduce.evaluation import Evaluation
 from reproduce.pipeline import (digit_classifier_path, evaluate_stages, evaluation_context, preflight,
@@ -26,26 +25,13 @@ from reproduce.targets import OFFICIAL_METRICS, OFFICIAL_TARGET, Training
 STANDIN_NAME = "netG_smoke_standin.pth"
 
 
-def generator_kwargs(config: dict) -> dict:
-    return {key: value for key, value in config["networks"]["generator"].items() if key != "arch"}
-
-
-def official_sampler(path, config: dict, device) -> Sampler:
-    """A Sampler whose generator holds the official weights at `path`, built for `config`'s networks."""
-    generator = load_official_generator(path, generator_kwargs(config))
-    method = build_method(config, sampling_only=True)
-    method.networks[method.sampling_network] = generator
-    return Sampler(method.to(device), generator.to(device), config, str(path))
-
-
 def standin_checkpoint(config: dict, folder: Path) -> Path:
     """A random generator of `config` saved as the official code saves netG (keys prefixed `module.`)."""
-    from ddgan.nets.ncsnpp import NCSNppGenerator
     path = Path(folder) / STANDIN_NAME
     if not path.exists():
         torch.manual_seed(0)
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(to_official_state(NCSNppGenerator(**generator_kwargs(config))), path)
+        torch.save(to_official_state(build_network(config["networks"]["generator"])), path)
     return path
 
 
@@ -71,5 +57,5 @@ def run_official(profile, preset: str, checkpoint, options) -> None:
     context = evaluation_context(profile, OFFICIAL_TARGET, options, classifier)
     run_dir = profile.run_dir(dataset, f"official-{evaluation.label}-{sha256_of_file(checkpoint)[:12]}")
     training = Training(dataset, run_dir.name, None, (evaluation,))
-    evaluate_stages(context, training, run_dir, official_sampler(checkpoint, config, context.device), checkpoint)
+    evaluate_stages(context, training, run_dir, checkpoint, official_config=config)
     write_comparison(profile, options.log)

@@ -111,14 +111,16 @@ def train_stage(profile, training, options: RunOptions) -> Path:
     return run_dir
 
 
-def evaluate_stages(context, training, run_dir, sampler=None, checkpoint=None) -> None:
-    """Every evaluation of one trained (or released) model; the sampler is loaded only if one must run."""
+def evaluate_stages(context, training, run_dir, checkpoint=None, official_config=None) -> None:
+    """Every evaluation of one trained model (or a released checkpoint with the config of its network);
+    the sampler is loaded only if an evaluation must run."""
     stages = Stages(run_dir, context.log)
     checkpoint = checkpoint or run_dir / "snapshot.pt"
+    sampler = None
     for evaluation in training.evaluations:
         name = evaluation_stage_name(evaluation)
         if stages.done(name) is None and sampler is None:
-            sampler = load_sampler(checkpoint, context.device)
+            sampler = load_sampler(checkpoint, context.device, official_preset=official_config)
         records = stages.run(name, evaluate_sampler, context, sampler, training.dataset, evaluation, run_dir,
                              str(checkpoint))
         ensure_recorded(records, context.profile.results_file(training.dataset))

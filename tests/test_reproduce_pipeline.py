@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from baselines.presets import cifar10_config
 from ddgan.config import ConfigError
 from ddgan.datasets import PreparedDatasetError, check_archive, get_spec
 from ddgan.nets import build_network
@@ -74,6 +75,11 @@ def test_smoke_profile_shrinks_networks_but_keeps_the_method(tmp_path):
             assert spec["arch"] == paper["networks"][name]["arch"]
             assert sum(p.numel() for p in build_network(spec).parameters()) < 300_000
         assert smoke["networks"]["generator"].get("use_tanh", True) == (preset != "cifar10_eps")
+    for method in ("ddpm", "vae", "ldm", "vdm"):        # Table 1's baselines
+        paper, smoke = cifar10_config(method), profile.scale_config(cifar10_config(method))
+        assert sum(p.numel() for spec in smoke["networks"].values() for p in build_network(spec).parameters()) < 300_000
+        assert smoke["method"].get("sample_steps", 0) <= SMOKE_SAMPLING_STEPS
+        assert smoke["method"]["name"] == paper["method"]["name"]
     assert profile.sampling_options({"sampler": "ddim", "steps": 50}) == {"sampler": "ddim",
                                                                           "steps": SMOKE_SAMPLING_STEPS}
     paper = make_profile("paper", data_root=tmp_path)

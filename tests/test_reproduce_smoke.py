@@ -14,7 +14,7 @@ import pytest
 from ddgan.presets import get_preset
 from ddgan.trainer import train
 from reproduce import run as reproduce_run
-from reproduce.profiles import SMOKE_SAMPLES, SMOKE_TIME_BATCH, make_profile
+from reproduce.profiles import SMOKE_SAMPLES, SMOKE_SAMPLING_STEPS, SMOKE_TIME_BATCH, make_profile
 
 pytestmark = pytest.mark.slow
 SMOKE = Path("runs/smoke")
@@ -108,3 +108,22 @@ def test_eval_official_reads_a_checkpoint_in_the_official_layout(workdir, capsys
     assert markdown.count("| cifar10 | official | T4 | smoke |") == 1
     assert "reproduced" not in verdicts()
     assert (SMOKE / "results" / "comparison" / "trilemma.png").is_file()
+
+
+def test_table1_trains_the_baselines_and_reuses_the_ddgan_run(workdir, capsys):
+    out = run_smoke(capsys, "table1")
+    assert "[train] cifar10/ddgan-T4\n[skip] train" in out
+    rows = {(row["method"], row["variant"]): row for row in rows_of("cifar10") if row["target"] == "table1"}
+    assert set(rows) == {("ddpm", "T1000"), ("ddim", "S50_eta0.0"), ("vae", "vae"), ("ldm", "ldm"), ("vdm", "vdm")}
+    assert rows[("ddim", "S50_eta0.0")]["sample_options"] == {"sampler": "ddim", "steps": SMOKE_SAMPLING_STEPS,
+                                                             "eta": 0.0, "spacing": "quadratic"}
+    assert rows[("ddpm", "T1000")]["metrics"]["nfe"] == rows[("ddim", "S50_eta0.0")]["metrics"]["nfe"] == 4
+    assert rows[("vae", "vae")]["metrics"]["nfe"] == 1
+    assert all(row["profile"] == "smoke" and row["metrics"]["time_s"] > 0 for row in rows.values())
+
+
+def test_ddim_table_samples_the_ddpm_model_of_table1(workdir, capsys):
+    out = run_smoke(capsys, "ddim-table")
+    assert "[train] cifar10/ddpm\n[skip] train" in out
+    variants = {row["variant"] for row in rows_of("cifar10") if row["target"] == "ddim-table"}
+    assert len(variants) == 20 and {"S10_eta0.0", "S1000_eta1.0"} <= variants
