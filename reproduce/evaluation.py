@@ -1,0 +1,145 @@
+"""Evaluation stage: sample a trained (or released) model and append its result rows to results/.
+
+Every row is what ddgan.evaluate writes (method, variant, dataset, protocol, metrics, n_samples,
+commit, config, checkpoint and its sha256, device, date, the feature weights and reference used),
+plus what the pipeline knows: the profile (paper or smoke; only paper rows are ever compared with
+the paper), the target, the run directory, the sampling options, the batch NFE and time were
+measured on, and a row id.
+"""
+import json
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from ddgan.datasets import open_prepared
+from ddgan.evaluate import TIME_BATCH, evaluate, write_records
+from ddgan.metrics.reference import DEFAULT_CACHE_DIR
+from ddgan.metrics.timing import count_nfe, time_sampling
+from reproduce.profiles import SMOKE_FID_PROTOCOLS, SMOKE_SAMPLES, SMOKE_TIME_BATCH
+
+PAPER_FID_PROTOCOLS = ("clean", "paper")
+SEED = 42   # the official evaluation's seed
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One set of samples of a trained model, evaluated under the paper's protocol."""
+    label: str                 # the rows' variant, e.g. "T4" or "S50_eta0.0"
+    method: str                # the rows' method: ddgan, ddpm, ddim, vae, ldm, vdm, official
+    metrics: tuple             # of ddgan.evaluate.METRICS, as the paper profile computes them
+    sample_options: dict = field(default_factory=dict)
+    smoke_fid: bool = False    # the smoke profile computes FID only where this is set
+
+
+@dataclass
+class EvaluationContext:
+    """What every evaluation of one target shares."""
+    profile: object
+    target: str
+    device: str
+    is_weights: str | None = None
+    vgg_weights: str | None = None
+    digit_classifier: str | None = None
+    log: callable = print
+
+
+def sample_with(sampler, options, n, generator):
+    return sampler.sample(n, generator, **options)
+
+
+def prepared_training_images(dataset: str, data_root) -> Path:
+    """The prepared training set: the reference of FID statistics and recall features."""
+    return open_prepared(dataset, data_root, "train").path / "images.npy"
+
+
+def profile_metrics(context: EvaluationContext, evaluation: Evaluation) -> list:
+    """The metrics ddgan.evaluate computes here; the smoke profile leaves some out and says which."""
+    metrics = list(evaluation.metrics)
+    if not context.profile.smoke:
+        return metrics
+    skipped = [m for m in metrics if m in ("is", "pr") or (m == "fid" and not evaluation.smoke_fid)]
+    if {"is", "pr"} & set(skipped):
+        context.log(f"  [smoke] {evaluation.label}: IS and recall skipped: their weights (pytorch-fid's TF "
+                    "Inception port, VGG-16) cannot be fetched offline; the paper profile requires them")
+    if "fid" in skipped:
+        context.log(f"  [smoke] {evaluation.label}: FID skipped: its 2048x2048 matrix square root takes tens "
+                    "of seconds on a CPU; the smoke profile of reproduce cifar10 computes one")
+    if "time" in metrics:
+        context.log(f"  [smoke] {evaluation.label}: NFE and time measured on a batch of {SMOKE_TIME_BATCH}, "
+                    f"not {TIME_BATCH}")
+    return [m for m in metrics if m not in skipped and m != "time"]
+
+
+def smoke_timing(sample, network, device) -> dict:
+    nfe = count_nfe(sample, network, SMOKE_TIME_BATCH, seed=SEED, device=device)
+    seconds = time_sampling(sample, SMOKE_TIME_BATCH, warmup=0, repeats=1, seed=SEED, device=device).time_s
+    return {"nfe": nfe, "time_s": seconds}
+
+
+def evaluate_sampler(context: EvaluationContext, sampler, dataset: str, evaluation: Evaluation, run_dir,
+                     checkpoint) -> list[dict]:
+    """Evaluate one Evaluation of a loaded sampler; returns the rows (also appended to results/)."""
+    profile, run_dir = context.profile, Path(run_dir)
+    options = profile.sampling_options(evaluation.sample_options)
+    sample = partial(sample_with, sampler, options)
+    metrics = profile_metrics(context, evaluation)
+    smoke_time = profile.smoke and "time" in evaluation.metrics
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".evaluate-", dir=run_dir) as scratch:
+        common = dict(method=evaluation.method, variant=evaluation.label, dataset=dataset, config=sampler.config,
+                      checkpoint=checkpoint, results_file=Path(scratch) / "rows.jsonl", device=context.device)
+        if metrics:
+            reference = (prepared_training_images(dataset, profile.data_root)
+                         if {"fid", "pr"} & set(metrics) else None)
+            records = evaluate(
+                sample, metrics=metrics, protocols=SMOKE_FID_PROTOCOLS if profile.smoke else PAPER_FID_PROTOCOLS,
+                n_samples=(SMOKE_SAMPLES["modes" if "modes" in metrics else "fid"] if profile.smoke else None),
+                allow_fewer_samples=profile.smoke, seed=SEED, reference=reference,
+                cache_dir=profile.cache_dir or DEFAULT_CACHE_DIR,
+                is_weights=context.is_weights, vgg_weights=context.vgg_weights,
+                digit_classifier=context.digit_classifier, network=sampler.network,
+                work_dir=scratch, **common)
+        else:
+            records = write_records({}, {}, [None], {}, {}, 0, **common)
+        if smoke_time:
+            timing = smoke_timing(sample, sampler.network, context.device)
+            for record in records:
+                record["metrics"].update(timing)
+    time_batch = SMOKE_TIME_BATCH if smoke_time else TIME_BATCH if "time" in metrics else None
+    records = [dict(record, profile=profile.name, target=context.target, run_dir=str(run_dir),
+                    sample_options=options, time_batch=time_batch, row_id=uuid.uuid4().hex)
+               for record in records]
+    append_rows(records, profile.results_file(dataset))
+    warn_on_nfe_mismatch(context, sampler, options, records[0]["metrics"].get("nfe"))
+    for record in records:
+        shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in record["metrics"].items()}
+        context.log(f"  {dataset} {evaluation.method} {evaluation.label} [{record['protocol'] or '-'}]: {shown}")
+    return json.loads(json.dumps(records))
+
+
+def warn_on_nfe_mismatch(context, sampler, options, counted) -> None:
+    """The NFE in a row is counted from calls of sampler.network; say so when the method declares another."""
+    declared = sampler.method.nfe(**options)
+    if counted is not None and counted != declared:
+        context.log(f"  warning: {sampler.describe()} declares NFE {declared} for {options or 'its default sampling'}, "
+                    f"but its network ({type(sampler.network).__name__}) was called {counted} times per batch; "
+                    "the row holds the counted value")
+
+
+def append_rows(records: list[dict], path: Path) -> None:
+    """Append JSON lines in one write (rows of one evaluation land together or not at all)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as file:
+        file.write("".join(json.dumps(record) + "\n" for record in records))
+
+
+def ensure_recorded(records: list[dict], path: Path) -> None:
+    """Put back rows of a finished evaluation that are missing from the results file (e.g. deleted)."""
+    present = set()
+    if path.is_file():
+        present = {json.loads(line).get("row_id") for line in path.read_text().splitlines() if line.strip()}
+    missing = [record for record in records if record["row_id"] not in present]
+    if missing:
+        append_rows(missing, path)

@@ -1,0 +1,90 @@
+"""Training stage: one process without a GPU, `accelerate launch` over every visible GPU otherwise.
+
+The command a target runs for a training (printed by `python -m reproduce.run TARGET --print-commands`):
+
+    accelerate launch --num_processes N [--multi_gpu] -m ddgan train --config RUN/pipeline-config.json --run-dir RUN
+
+Several nodes (a shared file system holding RUN): start the same training on every node,
+
+    accelerate launch --multi_gpu --num_machines 2 --machine_rank R --main_process_ip HOST \\
+        --main_process_port 29500 --num_processes 16 -m ddgan train --config RUN/pipeline-config.json --run-dir RUN
+
+then run the make target on one node: it finds the finished training (or resumes it there) and
+goes on with sampling, evaluation and the comparison.
+"""
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from ddgan.checkpoint import load_snapshot
+from ddgan.config import ConfigError
+from ddgan.trainer import SNAPSHOT_FILE
+from reproduce.stages import write_json_atomic
+
+CONFIG_FILE = "pipeline-config.json"
+
+
+class TrainingError(RuntimeError):
+    """A training subprocess failed."""
+
+
+def process_count(requested: int | None = None) -> int:
+    """Processes to train with: as requested, else one per visible GPU, else one (CPU)."""
+    if requested is not None:
+        if requested < 1:
+            raise ConfigError(f"the number of processes must be at least 1, got {requested}")
+        return requested
+    return max(1, torch.cuda.device_count())
+
+
+def free_port() -> int:
+    """A TCP port no one listens on now, so two trainings on one machine do not share a rendezvous."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def train_command(run_dir: Path, processes: int) -> list[str]:
+    """`accelerate launch` of `ddgan train` on the run's saved config."""
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes),
+              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    if processes > 1:
+        launch += ["--multi_gpu", "--main_process_port", str(free_port())]
+    return launch + ["-m", "ddgan", "train", "--config", str(run_dir / CONFIG_FILE), "--run-dir", str(run_dir)]
+
+
+def write_run_config(config: dict, run_dir: Path) -> Path:
+    path = Path(run_dir) / CONFIG_FILE
+    write_json_atomic(path, config)
+    return path
+
+
+def check_batch_split(config: dict, processes: int) -> None:
+    batch = config["train"]["batch_size"]
+    if batch % processes:
+        raise ConfigError(f"the global batch {batch} of {config.get('name')} does not split over {processes} "
+                          f"processes; choose a divisor of {batch} with NPROC=N (--num-processes N) or "
+                          f"CUDA_VISIBLE_DEVICES")
+
+
+def train_run(config: dict, run_dir: Path, processes: int, progress: bool = True) -> dict:
+    """Train `config` in `run_dir` (resuming a training state found there); returns steps and seconds."""
+    run_dir = Path(run_dir)
+    check_batch_split(config, processes)
+    write_run_config(config, run_dir)
+    started = time.time()
+    if processes == 1 and not torch.cuda.is_available():
+        from ddgan.trainer import train
+        step = train(config, run_dir, progress=progress).step
+    else:
+        command = train_command(run_dir, processes)
+        print("  " + " ".join(command), flush=True)
+        if subprocess.run(command).returncode != 0:
+            raise TrainingError(f"training in {run_dir} failed (see the output above); run the same target "
+                                f"again to resume from the last checkpoint")
+        step = load_snapshot(run_dir / SNAPSHOT_FILE)["step"]
+    return {"steps": step, "processes": processes, "seconds": round(time.time() - started, 1)}

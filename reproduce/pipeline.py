@@ -1,0 +1,148 @@
+"""Run a target: preflight -> data -> (digit classifier) -> train -> evaluate -> compare.
+
+Every stage is skipped when its marker says it finished (reproduce.stages); training resumes from
+its training state; preparing a dataset that is already prepared does nothing.
+"""
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ddgan.config import ConfigError
+from ddgan.datasets import open_prepared, prepare
+from ddgan.sampling import load_sampler
+from reproduce.compare import write_comparison
+from reproduce.evaluation import EvaluationContext, ensure_recorded, evaluate_sampler
+from reproduce.launch import process_count, train_run
+from reproduce.profiles import PAPER_CLASSIFIER, SMOKE_CLASSIFIER
+from reproduce.smoke_data import smoke_archive, spec_overrides
+from reproduce.stages import Stages
+
+
+@dataclass
+class RunOptions:
+    """Choices of the person running a target (make variables / command-line options)."""
+    archive: str | None = None          # an already downloaded archive of the target's first dataset
+    processes: int | None = None        # training processes (default: one per visible GPU, else 1)
+    device: str | None = None           # sampling and evaluation device (default: cuda if available)
+    is_weights: str | None = None
+    vgg_weights: str | None = None
+    workers: int = 1                    # image-decoding processes for dataset preparation
+    log: callable = print
+
+
+def config_sha256(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+def evaluation_stage_name(evaluation) -> str:
+    return f"eval-{evaluation.method}-{evaluation.label}-{'-'.join(evaluation.metrics)}"
+
+
+# ------------------------------------------------------------------ stages
+
+def preflight(profile, evaluations, options: RunOptions) -> None:
+    """Fail before any download or training when the weights of a requested metric are missing."""
+    if profile.smoke:
+        return
+    metrics = {m for evaluation in evaluations for m in evaluation.metrics}
+    if "is" in metrics:
+        from ddgan.metrics.inception import find_is_weights
+        find_is_weights(options.is_weights)
+    if "pr" in metrics:
+        from ddgan.metrics.precision_recall import load_vgg16_fc
+        load_vgg16_fc(options.vgg_weights)
+
+
+def prepare_datasets(profile, datasets, options: RunOptions) -> None:
+    """Prepare each dataset once: the real archive (paper), or a procedural one in the real format (smoke)."""
+    if profile.smoke and options.archive:
+        raise ConfigError("--archive (ARCHIVE=) belongs to the paper profile; the smoke profile writes its own "
+                          "tiny archives")
+    for index, dataset in enumerate(datasets):
+        archive = options.archive if index == 0 else None
+        if profile.smoke:
+            if dataset != "stackedmnist":        # StackedMNIST is built from the prepared MNIST
+                archive = smoke_archive(dataset, profile.archives)
+            prepare(dataset, profile.data_root, archive=archive, download=False, progress=False,
+                    **spec_overrides(dataset))
+        else:
+            prepare(dataset, profile.data_root, archive=archive, workers=options.workers)
+        options.log(f"[data] {dataset}: prepared in {open_prepared(dataset, profile.data_root).path.parent}")
+
+
+def train_digit_classifier(profile) -> dict:
+    """The classifier of StackedMNIST's channels: MNIST digits padded by 2 to 32x32."""
+    from ddgan.metrics.digit_classifier import save_digit_classifier, train_digit_classifier as train
+    train_split, test_split = (open_prepared("mnist", profile.data_root, split) for split in ("train", "test"))
+    pad = ((0, 0), (2, 2), (2, 2))
+    classifier = train(np.pad(train_split.images[..., 0], pad), train_split.labels,
+                       np.pad(test_split.images[..., 0], pad), test_split.labels,
+                       **(SMOKE_CLASSIFIER if profile.smoke else PAPER_CLASSIFIER))
+    path = profile.work / "stackedmnist" / "digit_classifier.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_digit_classifier(classifier, path)
+    return {"path": str(path), "test_accuracy": classifier.test_accuracy}
+
+
+def digit_classifier_path(profile, log) -> str:
+    result = Stages(profile.work / "stackedmnist", log).run("digit-classifier", train_digit_classifier, profile)
+    log(f"[digits] classifier {result['path']}: MNIST test accuracy {result['test_accuracy']:.4f}")
+    return result["path"]
+
+
+def train_stage(profile, training, options: RunOptions) -> Path:
+    run_dir = profile.run_dir(training.dataset, training.run)
+    config = profile.scale_config(training.config())
+    stages = Stages(run_dir, options.log)
+    finished = stages.done("train")
+    if finished is not None and finished["result"]["config_sha256"] != config_sha256(config):
+        raise ConfigError(f"{run_dir} finished training with another config than the one this target asks for "
+                          f"now; move it away (or delete {stages.marker('train')} to train it further)")
+    processes = process_count(options.processes)
+    if not profile.smoke and processes == 1 and not torch.cuda.is_available():
+        options.log("  warning: no GPU is visible: the paper's settings would train for weeks on a CPU "
+                    "(PROFILE=smoke runs the pipeline in minutes)")
+    stages.run("train", lambda: {**train_run(config, run_dir, processes, progress=not profile.smoke),
+                                 "config_sha256": config_sha256(config)})
+    return run_dir
+
+
+def evaluate_stages(context, training, run_dir, checkpoint=None, official_config=None) -> None:
+    """Every evaluation of one trained model (or a released checkpoint with the config of its network);
+    the sampler is loaded only if an evaluation must run."""
+    stages = Stages(run_dir, context.log)
+    checkpoint = checkpoint or run_dir / "snapshot.pt"
+    sampler = None
+    for evaluation in training.evaluations:
+        name = evaluation_stage_name(evaluation)
+        if stages.done(name) is None and sampler is None:
+            sampler = load_sampler(checkpoint, context.device, official_preset=official_config)
+        records = stages.run(name, evaluate_sampler, context, sampler, training.dataset, evaluation, run_dir,
+                             str(checkpoint))
+        ensure_recorded(records, context.profile.results_file(training.dataset))
+
+
+# ------------------------------------------------------------------ targets
+
+def evaluation_context(profile, target_name, options: RunOptions, digit_classifier=None) -> EvaluationContext:
+    device = options.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return EvaluationContext(profile, target_name, device, options.is_weights, options.vgg_weights,
+                             digit_classifier, options.log)
+
+
+def run_target(target, profile, options: RunOptions) -> None:
+    """Every stage of `target` under `profile`, then the comparison with the paper."""
+    options.log(f"== {target.name} ({profile.name} profile): runs in {profile.work}, results in {profile.results}")
+    preflight(profile, [e for training in target.trainings for e in training.evaluations], options)
+    prepare_datasets(profile, target.datasets, options)
+    classifier = digit_classifier_path(profile, options.log) if target.digit_classifier else None
+    context = evaluation_context(profile, target.name, options, classifier)
+    for training in target.trainings:
+        options.log(f"[train] {training.dataset}/{training.run}")
+        run_dir = train_stage(profile, training, options)
+        evaluate_stages(context, training, run_dir)
+    write_comparison(profile, options.log)
