@@ -153,11 +153,16 @@ class LatentDiffusion(Method):
         return generator.decode(z_0)
 
     def nfe(self, **options):
+        """Latent denoiser evaluations (as LSGM's NFE counts its score model); the single decoder
+        pass at the end is not counted."""
         if self.latent_model == "ddgan":
             self.sampling_options(**options)
-            return self.latent_gan.nfe() + 1
+            return self.latent_gan.nfe()
         resolved = self.sampling_options(**options)
-        return len(self.diffusion.timesteps(resolved["steps"], resolved["spacing"])) + 1
+        return len(self.diffusion.timesteps(resolved["steps"], resolved["spacing"]))
+
+    def step_network(self, net):
+        return net.denoiser
 
     def describe(self):
         if self.latent_model == "ddgan":

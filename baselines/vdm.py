@@ -149,5 +149,8 @@ class VDM(Method):
     def nfe(self, steps=None):
         return steps or self.sample_steps
 
+    def step_network(self, net):
+        return net.denoiser
+
     def describe(self):
         return f"VDM ({self.sample_steps} steps)"

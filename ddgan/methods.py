@@ -59,6 +59,10 @@ class Method(nn.Module, abc.ABC):
     def nfe(self, **options):
         """Network function evaluations per sample for the given sampling options."""
 
+    def step_network(self, net):
+        """The part of the sampling network evaluated once per sampling step (what NFE counts)."""
+        return net
+
     def describe(self):
         """A short name for tables, e.g. 'DDGAN T=4'."""
         return self.config["method"]["name"]

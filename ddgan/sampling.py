@@ -30,7 +30,7 @@ class Sampler:
     @property
     def network(self):
         """The module called once per sampling step (its forward calls are the NFE)."""
-        return self.net
+        return self.method.step_network(self.net)
 
     @property
     def device(self):

@@ -196,7 +196,11 @@ def result_name(results):
         name += f"-{slug(results['config'])}"
     if results["overrides"]:
         name += "-custom"
-    name += "".join(f"-{slug(option)}" for option, on in results["options"].items() if on is True)
+    defaults = {"fused_adam": True}   # the trainer's own setting is not named in the file
+    name += "".join(f"-{slug(option)}" for option, on in results["options"].items()
+                    if on is True and not defaults.get(option))
+    if not results["options"].get("fused_adam", True):
+        name += "-unfused-adam"
     return name
 
 

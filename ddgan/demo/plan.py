@@ -84,7 +84,7 @@ def baseline_runs(dataset, profile, samples):
             options_by_label = {"DDPM 4 steps": {"steps": 4}, **options_by_label}
         for label, options in options_by_label.items():
             steps = options.get("steps", 1) if method != "vae" else 0
-            nfe = 1 if method == "vae" else steps + (1 if method == "ldm" else 0)
+            nfe = 1 if method == "vae" else steps
             slow = dataset == "stacked_digits" and steps >= 1000
             n = samples["slow_digits"] if slow else samples["default"]
             evaluations.append(Evaluation(label, options, n, nfe, T))
