@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ddgan.datasets.toy import MIXTURE25_CENTRES, MIXTURE25_SCALE, mixture25, stack_digits, digits_split
-from ddgan.demo.__main__ import main
+from ddgan.demo.__main__ import UNIFORM_HALF_WIDTH, main, uniform_high_quality_fraction
 from ddgan.demo.scoring import score_mixture25
 
 
@@ -21,6 +21,12 @@ def test_mixture25_scores_of_known_sample_sets():
     assert scores["high_quality"] == pytest.approx(100 / 101) and scores["modes"] == 25
     real = score_mixture25(mixture25(10_000, seed=3)[0])
     assert real["modes"] == 25 and real["high_quality"] > 0.98 and real["kl"] < 0.01
+
+
+def test_uniform_high_quality_level_matches_monte_carlo():
+    rng = np.random.default_rng(0)
+    uniform = rng.uniform(-UNIFORM_HALF_WIDTH, UNIFORM_HALF_WIDTH, size=(200_000, 2)) / MIXTURE25_SCALE
+    assert score_mixture25(uniform)["high_quality"] == pytest.approx(uniform_high_quality_fraction(), abs=1e-3)
 
 
 def test_stacked_digits_are_three_labelled_digits():
@@ -47,3 +53,13 @@ def test_smoke_profile_writes_every_table_and_figure(tmp_path):
     assert int(digits["data (held-out samples)"]["modes"]) > 200       # 400 real stacks: many distinct triples
     summary = (out / "summary.md").read_text()
     assert "profile `smoke`" in summary and "held-out accuracy" in summary
+    assert "How each model was trained" in summary and "| mixture25 | ddgan-T4 | ddgan |" in summary
+    assert "Quality at this scale" in summary
+
+    # a second invocation reuses the finished runs and their scores: identical tables
+    again = tmp_path / "again"
+    assert main(["--profile", "smoke", "--out", str(again), "--work", str(tmp_path / "work"), "--jobs", "2"]) == 0
+    for name in ("mixture25.csv", "stacked_digits.csv"):
+        first = [{k: v for k, v in r.items() if k != "sample_seconds"} for r in csv.DictReader(open(out / name))]
+        second = [{k: v for k, v in r.items() if k != "sample_seconds"} for r in csv.DictReader(open(again / name))]
+        assert first == second

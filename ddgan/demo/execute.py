@@ -34,13 +34,14 @@ def score(dataset, samples, classifier):
 
 def train_once(run, run_dir):
     """Train (or resume / skip a finished run) and return the total training seconds."""
-    record = run_dir / "demo-training.json"
-    previous = json.loads(record.read_text())["seconds"] if record.exists() else 0.0
+    record_path = run_dir / "demo-training.json"
+    record = json.loads(record_path.read_text()) if record_path.exists() else {"seconds": 0.0, "steps": 0}
     started = time.time()
     trainer = train(run.config, run_dir, progress=False)
-    seconds = previous + time.time() - started
-    record.write_text(json.dumps({"seconds": seconds, "steps": trainer.step}))
-    return trainer, seconds
+    if trainer.step != record["steps"]:   # trained (or resumed) now; a finished run only reloads
+        record = {"seconds": record["seconds"] + time.time() - started, "steps": trainer.step}
+        record_path.write_text(json.dumps(record))
+    return trainer, record["seconds"]
 
 
 def execute_run(run, root, classifier_path=None):
@@ -51,6 +52,12 @@ def execute_run(run, root, classifier_path=None):
     classifier = load_digit_classifier(classifier_path) if run.dataset == "stacked_digits" else None
     rows = []
     for evaluation in run.evaluations:
+        cached = run_dir / f"scores-{slug(evaluation.label)}.json"
+        key = {"step": trainer.step, "n_samples": evaluation.n_samples, "sample_options": evaluation.sample_options}
+        previous = json.loads(cached.read_text()) if cached.exists() else None
+        if previous and previous["key"] == key:   # scored before by this finished run: reuse
+            rows.append({**previous["row"], "train_seconds": round(seconds, 1)})
+            continue
         samples = generate(trainer.method, trainer.ema.net, evaluation.n_samples, evaluation.sample_options)
         np.save(run_dir / f"samples-{slug(evaluation.label)}.npy", samples[:KEEP_FOR_FIGURES[run.dataset]])
         rows.append({"dataset": run.dataset, "method": evaluation.label, "T": evaluation.num_timesteps,
@@ -58,4 +65,5 @@ def execute_run(run, root, classifier_path=None):
                      **score(run.dataset, samples, classifier),
                      "train_steps": trainer.step, "train_seconds": round(seconds, 1),
                      "run": run.key, "sample_options": evaluation.sample_options})
+        cached.write_text(json.dumps({"key": key, "row": rows[-1]}))
     return rows

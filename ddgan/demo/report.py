@@ -9,6 +9,9 @@ COLUMNS = {
                        "train_seconds"],
 }
 MODES = {"mixture25": 25, "stacked_digits": 1000}
+# the loss that says how far training got: the generator's for GANs, the training objective otherwise
+# (for latent diffusion, the latent denoiser's: the stage that trains last)
+PROGRESS_LOSS = ("loss_g", "loss", "loss_denoiser")
 
 
 def write_csv(rows, columns, path):
@@ -54,10 +57,52 @@ def expectation_checks(rows):
     return checks
 
 
-def write_summary(path, profile, rows_by_dataset, meta, notes):
+def read_log(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def loss_progress(log):
+    """(loss name, first logged value, mean over the last quarter, relative change from the third quarter)."""
+    name = next(k for k in PROGRESS_LOSS if k in log[-1])
+    values = [entry[name] for entry in log if name in entry]
+    quarter = max(1, len(values) // 4)
+    last, before = values[-quarter:], values[-2 * quarter:-quarter] or values[:1]
+    mean_last, mean_before = sum(last) / len(last), sum(before) / len(before)
+    return name, values[0], mean_last, (mean_last - mean_before) / abs(mean_before)
+
+
+def network_summary(networks):
+    parts = []
+    for role, spec in networks.items():
+        size = spec.get("hidden") or spec.get("base_channels") or spec.get("denoiser", {}).get("hidden") \
+            or spec.get("denoiser", {}).get("base_channels")
+        parts.append(f"{role}: {spec['arch']}" + (f" ({size})" if size else ""))
+    return "; ".join(parts)
+
+
+def training_table(runs, work):
+    """How each demo model was trained, and how far its loss still moved at the end."""
+    lines = ["| dataset | run | method | networks (width) | steps | batch | lr | loss | first | last quarter "
+             "| change vs third quarter |", "|" + "---|" * 11]
+    for run in runs:
+        config = run.config
+        log_path = work / run.dataset / run.key / "log.jsonl"
+        log = read_log(log_path) if log_path.exists() else []
+        name, first, last, change = loss_progress(log) if log else ("", None, None, None)
+        rates = ", ".join(f"{k} {v:g}" for k, v in config["optim"]["lr"].items())
+        cells = [run.dataset, run.key, config["method"]["name"], network_summary(config["networks"]),
+                 config["train"]["steps"], config["train"]["batch_size"], rates, name,
+                 format_value(first), format_value(last), "" if change is None else f"{100 * change:+.1f}%"]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def write_summary(path, profile, rows_by_dataset, meta, notes, training=""):
     lines = [f"# Demo: the generative learning trilemma at CPU scale (profile `{profile}`)", "",
              f"Produced by `python -m ddgan.demo --profile {profile}` at commit `{meta['commit']}` on "
-             f"{meta['device']}, {meta['date']}; {meta['jobs']} worker process(es), total {meta['seconds']:.0f} s. "
+             f"{meta['device']}, {meta['date']}; {meta['jobs']} worker process(es); this invocation took {meta['seconds']:.0f} s "
+             "(train_seconds are per run, summed over resumes; finished runs and scores are reused). "
              "Every run's full config is in `configs.json`.", ""]
     for dataset, rows in rows_by_dataset.items():
         lines += [f"## {dataset} ({MODES[dataset]} modes)", "", markdown_table(rows, COLUMNS[dataset]), ""]
@@ -66,6 +111,12 @@ def write_summary(path, profile, rows_by_dataset, meta, notes):
     if checks:
         lines += ["## The paper's expectations on the 25-Gaussians", ""]
         lines += [f"- [{'x' if ok else ' '}] {text}" for text, ok in checks] + [""]
+    if training:
+        lines += ["## How each model was trained", "",
+                  "All runs use the one trainer (Adam, EMA of the weights for sampling, one CPU thread). `loss` is "
+                  "the generator's non-saturating loss for GANs and the training objective otherwise; a GAN's loss "
+                  "does not fall as it converges, so for GANs the change only shows whether training had settled.",
+                  "", training, ""]
     lines += ["## How to read these numbers", ""] + [f"- {note}" for note in notes] + [""]
     path.write_text("\n".join(lines))
     return checks
