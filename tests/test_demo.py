@@ -63,3 +63,15 @@ def test_smoke_profile_writes_every_table_and_figure(tmp_path):
         first = [{k: v for k, v in r.items() if k != "sample_seconds"} for r in csv.DictReader(open(out / name))]
         second = [{k: v for k, v in r.items() if k != "sample_seconds"} for r in csv.DictReader(open(again / name))]
         assert first == second
+
+
+def test_loss_progress_and_digit_claims_read_the_numbers():
+    from ddgan.demo.report import digits_checks, loss_progress
+    log = [{"step": 100 * (i + 1), "loss": v} for i, v in enumerate([4.0, 3.0, 2.0, 1.5, 1.2, 1.0, 0.9, 0.7])]
+    assert loss_progress(log) == ("loss", 4.0, pytest.approx(0.8), pytest.approx(0.8 - 1.1))
+    # latent diffusion logs the autoencoder stage first; the progress is the denoiser's
+    staged = [{"loss_autoencoder": 1.0}, {"loss_denoiser": 0.5}, {"loss_denoiser": 0.3}]
+    assert loss_progress(staged)[:2] == ("loss_denoiser", 0.5)
+    rows = [{"method": "DDGAN T=4", "modes": 900, "kl": 0.5}, {"method": "DDGAN T=1", "modes": 30, "kl": 5.0},
+            {"method": "DDPM 4 steps", "modes": 700, "kl": 0.4}]
+    assert [ok for _, ok in digits_checks(rows)] == [True, False]
