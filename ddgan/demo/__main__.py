@@ -31,8 +31,8 @@ from ddgan.provenance import device_name, git_commit, now
 from ddgan.sampling import load_sampler
 
 PROFILE_NOTES = {
-    "quick": "short training, so no model is converged; `make demo PROFILE=full` trains about 4x longer.",
-    "full": "about 4x the quick profile's training, still far from convergence for the GANs (the training "
+    "quick": "short training, so no model is converged; `make demo PROFILE=full` trains 4-5x longer.",
+    "full": "4-5x the quick profile's training, still far from convergence for the GANs (the training "
             "table shows how much each loss still moved).",
     "smoke": "seconds of training to exercise every code path; its numbers mean nothing.",
 }
@@ -127,6 +127,14 @@ def main(argv=None):
     return 0
 
 
+UNIFORM_HALF_WIDTH = 5   # the 25 cells of the grid (centres -4..4 step 2) tile [-5, 5]^2
+
+
+def uniform_high_quality_fraction(half_width=UNIFORM_HALF_WIDTH):
+    """Fraction of a uniform spread over [-w, w]^2 that lies within 3 std of one of the 25 centres."""
+    return len(MIXTURE25_CENTRES) * math.pi * (3 * MIXTURE25_STD) ** 2 / (2 * half_width) ** 2
+
+
 def quality_note(rows):
     """How sharp the 2D samples are, against the data and against a uniform spread over the grid."""
     models = [r for r in rows if r["nfe"] > 0]
@@ -139,14 +147,6 @@ def quality_note(rows):
             "learned where the 25 cells are (modes, KL) but not yet the modes' 0.05 width: the small MLPs on raw "
             "coordinates learn such fine structure slowly, which is where this demo departs most from the paper "
             "(its networks converge; here every model is stopped after minutes).")
-
-
-UNIFORM_HALF_WIDTH = 5   # the 25 cells of the grid (centres -4..4 step 2) tile [-5, 5]^2
-
-
-def uniform_high_quality_fraction(half_width=UNIFORM_HALF_WIDTH):
-    """Fraction of a uniform spread over [-w, w]^2 that lies within 3 std of one of the 25 centres."""
-    return len(MIXTURE25_CENTRES) * math.pi * (3 * MIXTURE25_STD) ** 2 / (2 * half_width) ** 2
 
 
 def summary_notes(profile, classifier_path, rows_by_dataset):

@@ -2,7 +2,7 @@
 
 Each run is one training (a complete run config) followed by one or more evaluations (sampling
 options such as the number of DDPM steps). The quick profile is the default of `make demo`
-(about 15 minutes on 2 CPU cores); the full profile trains the same set longer. All methods on a
+(11.7 minutes measured on 2 quiet CPU cores; the full profile took 43); the full profile trains the same set longer. All methods on a
 dataset use networks of the same family and width (MLPs of width 256 in 2D, conv U-Nets of base
 width 32 on digits), the same data and the same trainer.
 """
