@@ -15,17 +15,38 @@ Sampling (keyword options of `sample` and `nfe`; defaults from the config's meth
 """
 import torch
 
-from baselines.gaussian_diffusion import GaussianDiffusion, resolve_sampling_options
-from baselines.schedules import training_betas
+from baselines.gaussian_diffusion import SAMPLERS, VARIANCES, GaussianDiffusion, resolve_sampling_options
+from baselines.schedules import SPACINGS, training_betas
 from ddgan.methods import Method
+from ddgan.options import Option
+
+# The options of a discrete-time Gaussian diffusion: its schedule, and the defaults of its samplers
+# (overridable per call of `sample`). Latent diffusion's denoiser takes the same.
+GAUSSIAN_DIFFUSION_OPTIONS = (
+    Option("num_timesteps", int, 1000, min=1, help="T, the number of diffusion steps"),
+    Option("schedule", str, "linear", choices=("linear", "ddgan_vp"),
+           help="linear betas (DDPM) or DDGAN's T-step variance-preserving schedule"),
+    Option("beta_start", float, 1e-4, above=0, below=1, when=("schedule", ("linear",)), help="the first beta"),
+    Option("beta_end", float, 0.02, above=0, below=1, when=("schedule", ("linear",)), help="the last beta"),
+    Option("beta_min", float, 0.1, above=0, when=("schedule", ("ddgan_vp",)), help="DDGAN's beta_min"),
+    Option("beta_max", float, 20.0, above=0, when=("schedule", ("ddgan_vp",)), help="DDGAN's beta_max"),
+    Option("sampler", str, "ancestral", choices=SAMPLERS, help="the default sampler"),
+    Option("sample_steps", int, None, min=1, allow_none=True, help="default sampling steps (null: all T)"),
+    Option("spacing", str, "uniform", choices=SPACINGS, help="which steps a shorter sampler visits"),
+    Option("eta", float, 0.0, min=0, help="DDIM's default eta (0: deterministic)"),
+    Option("variance", str, "small", choices=VARIANCES,
+           help="ancestral variance: small (posterior) or large (beta)"),
+    Option("clip_x0", bool, True, help="clip the x0 estimate to [-1, 1] in ancestral sampling (DDPM's code)"),
+    Option("ddim_clip_x0", bool, False, help="clip the x0 estimate in DDIM sampling (the DDIM code does not)"),
+)
 
 
 class DDPM(Method):
     sampling_network = "denoiser"
+    OPTIONS = GAUSSIAN_DIFFUSION_OPTIONS
 
     def __init__(self, config, sampling_only=False):
         super().__init__(config, sampling_only)
-        self.options = config["method"]
         self.num_timesteps = self.options["num_timesteps"]
         self.diffusion = GaussianDiffusion(training_betas(self.options))
         self.sampling_options()          # a bad default in the config fails here, not after training
@@ -49,7 +70,7 @@ class DDPM(Method):
         return len(self.diffusion.timesteps(resolved["steps"], resolved["spacing"]))
 
     def describe(self):
-        schedule = self.options.get("schedule", "linear")
+        schedule = self.options["schedule"]
         name = "Gaussian denoiser" if schedule == "ddgan_vp" else "DDPM"
         resolved = self.sampling_options()
         sampler = "" if resolved["sampler"] == "ancestral" else f" DDIM eta={resolved['eta']:g}"

@@ -23,6 +23,7 @@ own training step, options under `method.ddgan`: num_timesteps, nz, r1_gamma, la
 needs a third network `discriminator` (on latents) and the optimisers "generator" and
 "discriminator"; NFE = T + 1.
 """
+import dataclasses
 import math
 
 import torch
@@ -30,13 +31,23 @@ import torch.distributed as dist
 from torch import nn
 
 from baselines.autoencoder import elbo_terms, sample_posterior
+from baselines.ddpm import GAUSSIAN_DIFFUSION_OPTIONS
 from baselines.gaussian_diffusion import GaussianDiffusion, resolve_sampling_options
 from baselines.schedules import training_betas
 from ddgan.denoising_gan import DenoisingDiffusionGAN
 from ddgan.methods import Method
 from ddgan.nets import build_network
+from ddgan.options import Option
 
 LATENT_MODELS = ("ddpm", "ddgan")
+
+
+def latent_ddpm_option(option):
+    """A Gaussian-diffusion option for the latent denoiser; latents are not bounded to [-1, 1], so
+    the x0 estimate is not clipped by default."""
+    default = False if option.name in ("clip_x0", "ddim_clip_x0") else option.default
+    when = option.when if option.when else ("latent_model", ("ddpm",))
+    return dataclasses.replace(option, default=default, when=when)
 
 
 class LatentDiffusionError(RuntimeError):
@@ -62,20 +73,24 @@ class LatentGenerator(nn.Module):
 
 class LatentDiffusion(Method):
     sampling_network = "generator"
+    OPTIONS = (
+        Option("latent_model", str, "ddpm", choices=LATENT_MODELS, help="the model of the latents"),
+        Option("autoencoder_steps", int, min=0, help="training steps of the autoencoder stage"),
+        Option("kl_weight", float, 1e-6, min=0, help="weight of the autoencoder's KL term"),
+        Option("ddgan", dict, schema=DenoisingDiffusionGAN.OPTIONS, when=("latent_model", ("ddgan",)),
+               help="the latent DDGAN's options (those of `ddgan options ddgan`)"),
+        *(latent_ddpm_option(option) for option in GAUSSIAN_DIFFUSION_OPTIONS),
+    )
 
     def __init__(self, config, sampling_only=False):
         super().__init__(config, sampling_only)
-        self.latent_model = config["method"].get("latent_model", "ddpm")
-        if self.latent_model not in LATENT_MODELS:
-            raise ValueError(f"unknown latent_model {self.latent_model!r}; choose one of {', '.join(LATENT_MODELS)}")
+        self.latent_model = self.options["latent_model"]
         expected = {"encoder", "generator"} | ({"discriminator"} if self.latent_model == "ddgan" else set())
         if not sampling_only and set(self.networks) != expected:
             raise ValueError(f"latent diffusion with latent_model {self.latent_model!r} needs networks "
                              f"{sorted(expected)} (generator: arch latent_generator), got {sorted(self.networks)}")
-        # latents are not bounded to [-1, 1]: no clipping of the denoiser's z_0 estimate by default
-        self.options = {"clip_x0": False, "ddim_clip_x0": False, **config["method"]}
         self.autoencoder_steps = self.options["autoencoder_steps"]
-        self.kl_weight = self.options.get("kl_weight", 1e-6)
+        self.kl_weight = self.options["kl_weight"]
         self.data_dim = math.prod(self.data_shape)
         if self.latent_model == "ddpm":
             self.diffusion = GaussianDiffusion(training_betas(self.options))

@@ -19,18 +19,23 @@ import torch
 
 from baselines.autoencoder import elbo_terms
 from ddgan.methods import Method
+from ddgan.options import Option
 
 
 class VAE(Method):
     sampling_network = "decoder"
+    OPTIONS = (
+        Option("kl_weight", float, 1.0, min=0, help="weight of the KL term (1: the ELBO)"),
+        Option("kl_warmup_steps", int, 0, min=0, help="raise the KL weight linearly from 0 over the first N steps"),
+    )
 
     def __init__(self, config, sampling_only=False):
         super().__init__(config, sampling_only)
         if not sampling_only and set(self.networks) != {"encoder", "decoder"}:
             raise ValueError(f"the VAE needs networks 'encoder' and 'decoder', got {sorted(self.networks)}")
         self.data_dim = math.prod(self.data_shape)
-        self.kl_weight = config["method"].get("kl_weight", 1.0)
-        self.kl_warmup_steps = config["method"].get("kl_warmup_steps", 0)
+        self.kl_weight = self.options["kl_weight"]
+        self.kl_warmup_steps = self.options["kl_warmup_steps"]
 
     def optimizer_groups(self):
         return {"vae": ["encoder", "decoder"]}

@@ -30,18 +30,25 @@ import torch.nn.functional as F
 
 from ddgan.diffusion import batch_view
 from ddgan.methods import Method
+from ddgan.options import Option
 from ddgan.sampler import run_reverse_chain
 
 
 class VDM(Method):
     sampling_network = "model"
+    OPTIONS = (
+        Option("vocab_size", int, None, min=2, allow_none=True,
+               help="levels of discrete data (256 for 8-bit images; null: continuous data)"),
+        Option("antithetic_time_sampling", bool, True, help="the paper's low-discrepancy sampler of t"),
+        Option("sample_steps", int, 1000, min=1, help="default steps of the ancestral sampler"),
+    )
 
     def __init__(self, config, sampling_only=False):
         super().__init__(config, sampling_only)
-        options = config["method"]
-        self.vocab_size = options.get("vocab_size")
-        self.antithetic = options.get("antithetic_time_sampling", True)
-        self.sample_steps = options.get("sample_steps", 1000)
+        options = self.options
+        self.vocab_size = options["vocab_size"]
+        self.antithetic = options["antithetic_time_sampling"]
+        self.sample_steps = options["sample_steps"]
         self.data_dim = math.prod(self.data_shape)
         model = self.networks["model"]
         expected = model.input_channels(self.data_shape[0])

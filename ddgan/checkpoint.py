@@ -4,6 +4,8 @@ Both are written atomically (a temporary file in the same directory, then os.rep
 interrupted write never leaves a truncated file where a good one was.
 """
 import os
+import pickle
+import re
 import tempfile
 from pathlib import Path
 
@@ -31,6 +33,28 @@ def atomic_save(obj, path):
         raise
 
 
+ZIP_MAGIC = b"PK\x03\x04"     # torch.save's format since PyTorch 1.6
+
+
+def why_unreadable(path, error):
+    """What a file that torch.load(weights_only=True) refused is, in words (never advice to unpickle it
+    fully: a file of unknown origin could then run code)."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head:
+        return f"{path} is empty"
+    unsupported = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+    if unsupported:
+        return (f"{path} holds Python objects besides tensors ({unsupported.group(1)}), which are not read from "
+                "a file of unknown origin")
+    if head == ZIP_MAGIC:
+        return f"{path} is a truncated or damaged PyTorch file (its archive cannot be read)"
+    if isinstance(error, pickle.UnpicklingError) or head[:1] != b"\x80":
+        return f"{path} is not a PyTorch checkpoint (neither a torch.save archive nor a pickle)"
+    return f"{path} could not be read ({error.__class__.__name__}); it may be truncated"
+
+
 def load_file(path, kind):
     path = Path(path)
     if not path.is_file():
@@ -38,15 +62,18 @@ def load_file(path, kind):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for corrupt or foreign files
-        raise ConfigError(f"{path} could not be read as a ddgan {kind} ({error.__class__.__name__}: {error}); "
-                          "it may be truncated or not a ddgan file") from error
+        raise ConfigError(f"{why_unreadable(path, error)}; expected a ddgan {kind} written by `ddgan train`") from None
+
+
+def is_ddgan_file(obj):
+    return isinstance(obj, dict) and obj.get("format") in (SNAPSHOT_FORMAT, STATE_FORMAT)
 
 
 def check_same_config(saved, current, path):
     differences = config_differences(saved, current)
     if differences:
-        raise ConfigError(f"checkpoint {path} was made with another config:\n  " + "\n  ".join(differences)
-                          + "\nResume with the checkpoint's settings, or start a new run directory.")
+        raise ConfigError(f"checkpoint {path} was made with another config: " + "; ".join(differences)
+                          + "; resume with the checkpoint's settings, or start a new run directory")
 
 
 def load_state_dict_checked(module, state, what):

@@ -4,31 +4,58 @@ Sections: method, networks, data, optim, train. A preset is a complete config; c
 overrides use dotted keys, e.g. `--set method.num_timesteps=2 train.steps=500`.
 """
 import copy
+import inspect
 import json
+
+from ddgan.options import ConfigError, Option, bookkeeping_keys, check_section, suggestion
+from ddgan.training_data import DATA_OPTIONS
 
 SECTIONS = ("method", "networks", "data", "optim", "train")
 
-TRAIN_DEFAULTS = {
-    "batch_size": 64,          # global batch, split evenly over processes
-    "steps": None,             # total optimisation steps; None -> epochs x steps per epoch
-    "epochs": None,
-    "seed": 0,
-    "mixed_precision": "no",   # "no" or "bf16"
-    "log_every": 50,
-    "checkpoint_every": 1000,
-    "snapshot_every": None,    # keep numbered EMA snapshots every N steps (None: only the latest)
-    "num_workers": 0,
-}
-OPTIM_DEFAULTS = {"betas": [0.5, 0.9], "lr_schedule": "constant", "lr_min": 1e-5, "ema_decay": 0.999,
-                  "warmup_steps": 0, "grad_clip": None, "weight_decay": 0.0}
+# The trainer's options: adding a key is one line here (and reading it where it is used).
+TRAIN_OPTIONS = (
+    Option("batch_size", int, 64, min=1, help="global batch, split evenly over processes"),
+    Option("steps", int, None, min=1, allow_none=True,
+           help="total optimisation steps (wins over train.epochs); may grow when a run is resumed"),
+    Option("epochs", int, None, min=1, allow_none=True,
+           help="total epochs when train.steps is null (the cosine schedule decays over them)"),
+    Option("seed", int, 0, min=0, help="seeds initial weights, batches and every process's randomness"),
+    Option("mixed_precision", str, "no", choices=("no", "bf16"),
+           help="bf16 autocast; fp16 loss scaling is not supported with the R1 gradient penalty, use bf16"),
+    Option("log_every", int, 50, min=1, bookkeeping=True, help="steps between rows of log.jsonl"),
+    Option("checkpoint_every", int, 1000, min=1, bookkeeping=True,
+           help="steps between saves of the training state and snapshot"),
+    Option("checkpoint_minutes", float, 30.0, above=0, allow_none=True, bookkeeping=True,
+           help="also save when this many minutes have passed since the last save (bounds what a hard kill loses)"),
+    Option("snapshot_every", int, None, min=1, allow_none=True, bookkeeping=True,
+           help="keep a numbered EMA snapshot every N steps (null: only the latest)"),
+    Option("num_workers", int, 0, min=0, bookkeeping=True, help="data-loading worker processes"),
+    Option("sample_every", int, 1000, min=1, allow_none=True, bookkeeping=True,
+           help="steps between sample grids written to the run directory (null: none)"),
+    Option("eval_every", int, None, min=1, allow_none=True, bookkeeping=True,
+           help="steps between quick metric evaluations of the EMA network (null: none)"),
+    Option("eval_samples", int, 2000, min=1, bookkeeping=True, help="samples per periodic evaluation"),
+    Option("log_with", str, "none", choices=("none", "tensorboard", "wandb"), bookkeeping=True,
+           help="an experiment tracker that also receives the logged values"),
+)
+OPTIM_OPTIONS = (
+    Option("lr", dict, items=float, above=0, help="learning rate per optimiser, e.g. {\"generator\": 2e-4, ...}"),
+    Option("betas", list, [0.5, 0.9], items=float, length=2, min=0, below=1, help="Adam's (beta1, beta2)"),
+    Option("lr_schedule", str, "constant", choices=("constant", "cosine"),
+           help="cosine: annealed per epoch from optim.lr down to optim.lr_min over the run (the official code)"),
+    Option("lr_min", float, 1e-5, min=0, help="the cosine schedule's final learning rate"),
+    Option("ema_decay", float, 0.999, min=0, below=1, help="decay of the EMA of the sampling network"),
+    Option("warmup_steps", int, 0, min=0, help="linear learning-rate warm-up over the first N steps"),
+    Option("grad_clip", float, None, above=0, allow_none=True, help="clip the global gradient norm (null: no clip)"),
+    Option("weight_decay", float, 0.0, min=0, help="decoupled weight decay (AdamW) when > 0"),
+)
+TRAIN_DEFAULTS = {o.name: o.default for o in TRAIN_OPTIONS}
+OPTIM_DEFAULTS = {o.name: o.default for o in OPTIM_OPTIONS if o.name != "lr"}
 
 # Keys that do not change what a run computes, so a resumed run may change them.
-BOOKKEEPING_KEYS = {"train.log_every", "train.checkpoint_every", "train.snapshot_every",
-                    "train.num_workers", "data.root", "name"}
-
-
-class ConfigError(ValueError):
-    """A config is incomplete, inconsistent or does not match a checkpoint."""
+BOOKKEEPING_KEYS = bookkeeping_keys(TRAIN_OPTIONS, "train.") | bookkeeping_keys(DATA_OPTIONS, "data.") | {"name"}
+# The length of a run: it may grow when a run is resumed (ddgan.trainer announces what that changes).
+LENGTH_KEYS = {"train.steps", "train.epochs"}
 
 
 def with_defaults(config):
@@ -39,26 +66,60 @@ def with_defaults(config):
 
 
 def validate(config):
-    """Raise ConfigError naming the problem; returns the config for chaining."""
+    """The complete config (every default filled in), or ConfigError naming the first problem in one
+    line: an unknown key (with the nearest valid names), a wrongly typed or out-of-range value."""
+    if not isinstance(config, dict):
+        raise ConfigError(f"a config is a JSON object with the sections {list(SECTIONS)}, got {type(config).__name__}")
+    for key in config:
+        if key not in SECTIONS and key != "name":
+            raise ConfigError(f"unknown config section {key!r}; {suggestion(key, SECTIONS)}"
+                              f"a config has the sections {', '.join(SECTIONS)} and a name")
     missing = [s for s in SECTIONS if s not in config]
     if missing:
         raise ConfigError(f"config is missing section(s) {missing}; a complete config has {list(SECTIONS)}")
-    from ddgan.methods import METHODS
+    for section in SECTIONS:
+        if not isinstance(config[section], dict):
+            raise ConfigError(f"config section {section} must be a mapping, got {config[section]!r}")
+    from ddgan.methods import METHODS, method_class
     name = config["method"].get("name")
     if name not in METHODS:
-        raise ConfigError(f"unknown method {name!r}; known methods: {', '.join(sorted(METHODS))}")
-    steps = config["method"].get("num_timesteps")
-    if steps is not None and (not isinstance(steps, int) or steps < 1):
-        raise ConfigError(f"method.num_timesteps must be an integer >= 1, got {steps!r}")
-    train = config["train"]
-    if train["steps"] is None and train["epochs"] is None:
+        raise ConfigError(f"unknown method {name!r}; {suggestion(str(name), list(METHODS))}"
+                          f"known methods: {', '.join(sorted(METHODS))}")
+    out = {}
+    if "name" in config:
+        if not isinstance(config["name"], str):
+            raise ConfigError(f"name must be a string, got {config['name']!r}")
+        out["name"] = config["name"]
+    out["method"] = check_section(method_class(name).OPTIONS, config["method"], "method.", extra=("name",))
+    out["networks"] = {net: check_network(spec, f"networks.{net}") for net, spec in config["networks"].items()}
+    out["data"] = check_section(DATA_OPTIONS, config["data"], "data.")
+    out["optim"] = check_section(OPTIM_OPTIONS, config["optim"], "optim.")
+    out["train"] = check_section(TRAIN_OPTIONS, config["train"], "train.")
+    if out["train"]["steps"] is None and out["train"]["epochs"] is None:
         raise ConfigError("set train.steps or train.epochs")
-    if train["mixed_precision"] not in ("no", "bf16"):
-        raise ConfigError(f"train.mixed_precision must be 'no' or 'bf16', got {train['mixed_precision']!r} "
-                          "(fp16 loss scaling is not supported with the R1 gradient penalty; use bf16)")
-    if "shape" not in config["data"]:
-        raise ConfigError("data.shape is required (e.g. [3, 32, 32] or [2])")
-    return config
+    return copy.deepcopy(out)
+
+
+def check_network(spec, key):
+    """A network spec names a registered architecture and only keywords its class takes (nested
+    specs, e.g. a latent generator's denoiser, likewise)."""
+    from ddgan.nets import ARCHITECTURES, network_class
+    if not isinstance(spec, dict) or "arch" not in spec:
+        raise ConfigError(f"{key} must be a mapping with an 'arch' key (one of {', '.join(sorted(ARCHITECTURES))}), "
+                          f"got {spec!r}")
+    if spec["arch"] not in ARCHITECTURES:
+        raise ConfigError(f"{key}.arch: unknown network architecture {spec['arch']!r}; "
+                          f"{suggestion(str(spec['arch']), list(ARCHITECTURES))}known: {', '.join(sorted(ARCHITECTURES))}")
+    accepted = [p for p in inspect.signature(network_class(spec["arch"])).parameters]
+    for name, value in spec.items():
+        if name == "arch":
+            continue
+        if name not in accepted:
+            raise ConfigError(f"unknown key {key}.{name}: network {spec['arch']!r} does not take it; "
+                              f"{suggestion(name, accepted)}it takes {', '.join(accepted)}")
+        if isinstance(value, dict) and "arch" in value:
+            check_network(value, f"{key}.{name}")
+    return spec
 
 
 def parse_value(text):
@@ -97,8 +158,9 @@ def flatten(config, prefix=""):
     return out
 
 
-def config_differences(saved, current, ignore=BOOKKEEPING_KEYS):
-    """Human-readable lines for every key whose value differs between two configs."""
+def config_differences(saved, current, ignore=BOOKKEEPING_KEYS | LENGTH_KEYS, label="checkpoint"):
+    """Human-readable lines for every key whose value differs between two configs (a run's length
+    and bookkeeping keys aside)."""
     a, b = flatten(saved), flatten(current)
     lines = []
     for key in sorted(set(a) | set(b)):
@@ -107,7 +169,7 @@ def config_differences(saved, current, ignore=BOOKKEEPING_KEYS):
         # JSON round trips turn tuples into lists; compare as JSON
         if json.dumps(a.get(key)) == json.dumps(b.get(key)) and key in a and key in b:
             continue
-        lines.append(f"{key}: checkpoint has {a.get(key, '<absent>')!r}, this run has {b.get(key, '<absent>')!r}")
+        lines.append(f"{key}: {label} has {a.get(key, '<absent>')!r}, this run has {b.get(key, '<absent>')!r}")
     return lines
 
 

@@ -10,9 +10,10 @@ Parametrisations of the generator (Table 2 of the paper):
 """
 import torch
 
-from ddgan.diffusion import DDGANDiffusion
+from ddgan.diffusion import VARIANCE_SCHEDULES, DDGANDiffusion
 from ddgan.losses import discriminator_loss, generator_loss, r1_penalty, r1_weight
 from ddgan.methods import Method, requires_grad
+from ddgan.options import Option
 from ddgan.sampler import run_reverse_chain
 
 PARAMETRISATIONS = ("x0", "direct", "eps", "oneshot")
@@ -20,22 +21,35 @@ PARAMETRISATIONS = ("x0", "direct", "eps", "oneshot")
 
 class DenoisingDiffusionGAN(Method):
     sampling_network = "generator"
+    # defaults as the official train_ddgan.py's arguments
+    OPTIONS = (
+        Option("num_timesteps", int, 4, min=1, help="T, the number of denoising steps"),
+        Option("schedule", str, "vp", choices=tuple(VARIANCE_SCHEDULES), help="the variance schedule (paper App. B)"),
+        Option("beta_min", float, 0.1, above=0, help="the schedule's beta_min"),
+        Option("beta_max", float, 20.0, above=0, help="the schedule's beta_max"),
+        Option("nz", int, 100, min=1, help="dimension of the generator's latent z"),
+        Option("r1_gamma", float, 0.05, min=0, help="weight of the R1 gradient penalty on real pairs"),
+        Option("lazy_reg", int, None, min=1, allow_none=True,
+               help="apply R1 every lazy_reg discriminator steps (null: every step)"),
+        Option("r1_rescale", bool, False, help="multiply a lazy R1 by lazy_reg (StyleGAN2); the official code does not"),
+        Option("parametrisation", str, "x0", choices=PARAMETRISATIONS,
+               help="what G outputs: x0 (paper), direct x_t, eps, or oneshot (a one-step GAN)"),
+        Option("use_latent", bool, True, help="false feeds z = 0 (the 'without latent variable' ablation)"),
+    )
 
     def __init__(self, config, sampling_only=False):
         super().__init__(config, sampling_only)
-        options = config["method"]
-        self.parametrisation = options.get("parametrisation", "x0")
-        if self.parametrisation not in PARAMETRISATIONS:
-            raise ValueError(f"unknown parametrisation {self.parametrisation!r}; choose one of {PARAMETRISATIONS}")
+        options = self.options
+        self.parametrisation = options["parametrisation"]
         if not sampling_only and set(self.networks) != {"generator", "discriminator"}:
             raise ValueError(f"DDGAN needs networks 'generator' and 'discriminator', got {sorted(self.networks)}")
-        self.diffusion = DDGANDiffusion(options["num_timesteps"], options.get("schedule", "vp"),
-                                        options.get("beta_min", 0.1), options.get("beta_max", 20.0))
+        self.diffusion = DDGANDiffusion(options["num_timesteps"], options["schedule"], options["beta_min"],
+                                        options["beta_max"])
         self.nz = options["nz"]
-        self.use_latent = options.get("use_latent", True)
+        self.use_latent = options["use_latent"]
         self.r1_gamma = options["r1_gamma"]
-        self.lazy_reg = options.get("lazy_reg")
-        self.r1_rescale = options.get("r1_rescale", False)
+        self.lazy_reg = options["lazy_reg"]
+        self.r1_rescale = options["r1_rescale"]
 
     @property
     def num_timesteps(self):

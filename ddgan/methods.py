@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ddgan.nets import build_network
+from ddgan.options import check_section
 
 METHODS = {
     "ddgan": ("ddgan.denoising_gan", "DenoisingDiffusionGAN"),
@@ -22,17 +23,21 @@ METHODS = {
 
 
 class Method(nn.Module, abc.ABC):
-    """Base class. Subclasses set `sampling_network` and implement `training_step` and `sample`.
+    """Base class. Subclasses set `sampling_network` and `OPTIONS` and implement `training_step` and `sample`.
 
+    OPTIONS: the keys of the config's method section (ddgan.options.Option, listed by `ddgan options NAME`);
+    `self.options` holds their values with the defaults filled in.
     networks: nn.ModuleDict built from config["networks"]; the trainer keeps an EMA copy of
     networks[sampling_network] and passes that copy to `sample` for evaluation.
     """
 
     sampling_network = None
+    OPTIONS = ()
 
     def __init__(self, config, sampling_only=False):
         super().__init__()
         self.config = config
+        self.options = check_section(self.OPTIONS, config["method"], "method.", extra=("name",))
         self.data_shape = tuple(config["data"]["shape"])
         specs = config["networks"]
         if sampling_only:     # evaluation needs only the network that generates

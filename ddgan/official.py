@@ -21,6 +21,7 @@ from collections.abc import Mapping
 
 import torch
 
+from ddgan.checkpoint import is_ddgan_file, why_unreadable
 from ddgan.nets.discriminators import LargeDiscriminator, SmallDiscriminator
 from ddgan.nets.ncsnpp import NCSNppGenerator
 from ddgan.nets.official_keys import discriminator_key_pairs, generator_key_pairs
@@ -280,16 +281,19 @@ def to_official_state(network, prefix="module."):
 def _read_state_dict(path_or_state_dict):
     if isinstance(path_or_state_dict, Mapping):
         return path_or_state_dict
+    path = path_or_state_dict
     try:
-        state = torch.load(path_or_state_dict, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for corrupt or foreign files
         raise OfficialCheckpointError(
-            f"{path_or_state_dict} is not a plain state dict (netG_*.pth); for the official training state "
-            f"content.pth use load_official_content ({error.__class__.__name__}: {str(error).splitlines()[0]})"
+            f"{why_unreadable(path, error)}; an official generator is a released netG_*.pth "
+            "(the official training state content.pth is read by load_official_content)"
         ) from None
+    if is_ddgan_file(state):
+        raise OfficialCheckpointError(f"{path} is a ddgan snapshot: use --checkpoint {path}")
     if "netG_dict" in state:
         raise OfficialCheckpointError(
-            f"{path_or_state_dict} is an official training state (content.pth); use load_official_content"
+            f"{path} is an official training state (content.pth); use load_official_content"
         )
     return state
 
@@ -321,7 +325,7 @@ def _read_content(path, trusted):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         raise OfficialCheckpointError(
-            f"{path} holds objects beyond tensors and the trainer's argparse.Namespace ({str(error).splitlines()[0]}); "
+            f"{why_unreadable(path, error)}; "
             "pass trusted=True only if you trust the file (it then runs arbitrary pickle code)"
         ) from None
 

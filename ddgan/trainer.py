@@ -14,20 +14,24 @@ import json
 import math
 import random
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from accelerate import Accelerator
-from accelerate.utils import gather_object
+from accelerate.utils import broadcast_object_list, gather_object
 from tqdm.auto import tqdm
 
 from ddgan.checkpoint import (STATE_FORMAT, atomic_save, check_same_config, load_file,
                               load_state_dict_checked, save_snapshot)
 from ddgan.config import ConfigError, validate, with_defaults
 from ddgan.ema import EMA
+from ddgan.interrupts import StopRequest, ignore_stop_signals
 from ddgan.methods import build_method
+from ddgan.run_dir import (EXTENSIONS_FILE, RunLock, append_jsonl, atomic_write_text, check_run_dir,
+                           cut_log)
 from ddgan.training_data import StepBatches, load_training_array
 
 STATE_FILE = "training-state.pt"
@@ -85,8 +89,10 @@ class Trainer:
     """Builds everything a run needs from its config; `run()` trains to the configured length."""
 
     def __init__(self, config, run_dir, accelerator=None):
+        # config and run directory: every check that needs no data comes first
         self.config = validate(with_defaults(config))
         self.run_dir = Path(run_dir)
+        check_run_dir(self.run_dir, self.config, STATE_FILE)
         train, optim = self.config["train"], self.config["optim"]
         # without a GPU, processes started by `accelerate launch --multi_gpu` form a gloo CPU group
         self.accelerator = accelerator or Accelerator(mixed_precision=train["mixed_precision"],
@@ -95,21 +101,25 @@ class Trainer:
         self.world_size = self.accelerator.num_processes
         self.rank = self.accelerator.process_index
 
+        # networks: the same seed on every process gives identical initial weights
+        seed_everything(train["seed"])
+        try:
+            self.method = build_method(self.config).to(self.device)
+        except ValueError as error:      # a method's own consistency checks (e.g. which networks it needs)
+            raise ConfigError(str(error)) from None
+
         # data
         array = load_training_array(self.config["data"])
         shape = tuple(array.shape[1:]) if array.dtype != np.uint8 else (array.shape[3], *array.shape[1:3])
         if shape != tuple(self.config["data"]["shape"]):
             raise ConfigError(f"dataset {self.config['data']['dataset']!r} has examples of shape {shape}, "
                               f"but data.shape is {self.config['data']['shape']}")
+        self.dataset_size = len(array)
         self.batches = StepBatches(array, train["batch_size"], self.rank, self.world_size, train["seed"],
-                                   self.config["data"].get("hflip", False))
+                                   self.config["data"]["hflip"])
         self.steps_per_epoch = self.batches.steps_per_epoch
-        self.total_steps = train["steps"] or train["epochs"] * self.steps_per_epoch
-        self.total_epochs = train["epochs"] or math.ceil(self.total_steps / self.steps_per_epoch)
+        self.total_steps, self.total_epochs = self.run_length(self.config)
 
-        # networks: the same seed on every process gives identical initial weights
-        seed_everything(train["seed"])
-        self.method = build_method(self.config).to(self.device)
         self.base_lr = optim["lr"]
         self.optimizers = {}
         for name, nets in self.method.optimizer_groups().items():
@@ -123,9 +133,21 @@ class Trainer:
             # fused: one kernel for all parameters (several times faster per step on CPU and GPU)
             self.optimizers[name] = adam(params, lr=self.base_lr[name], betas=tuple(optim["betas"]), fused=True,
                                          **extra)
+        unused = sorted(set(self.base_lr) - set(self.optimizers))
+        if unused:
+            raise ConfigError(f"optim.lr names optimiser(s) {unused} that {self.method.describe()} does not have "
+                              f"(it has {sorted(self.optimizers)})")
         self.ema = EMA(self.method.networks[self.method.sampling_network], optim["ema_decay"])
         self.step = 0
+        self.resumed = False
+        self.interrupted = None          # the signal number that stopped the last run()
         seed_everything(train["seed"] + 7 * self.rank + 1)   # per-process randomness from here on
+
+    def run_length(self, config):
+        """(total steps, total epochs) of a config on this dataset and batch size."""
+        train = config["train"]
+        steps = train["steps"] or train["epochs"] * self.steps_per_epoch
+        return steps, train["epochs"] or math.ceil(steps / self.steps_per_epoch)
 
     # ---------------------------------------------------------------- optimisation
     def update(self, name, loss):
@@ -139,11 +161,13 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(params, self.config["optim"]["grad_clip"])
         optimizer.step()
 
+    def learning_rates(self, step, total_epochs=None):
+        return {name: learning_rate(self.base_lr[name], self.config["optim"], step, self.steps_per_epoch,
+                                    total_epochs or self.total_epochs) for name in self.optimizers}
+
     def set_learning_rates(self, step):
-        for name, optimizer in self.optimizers.items():
-            lr = learning_rate(self.base_lr[name], self.config["optim"], step, self.steps_per_epoch,
-                               self.total_epochs)
-            for group in optimizer.param_groups:
+        for name, lr in self.learning_rates(step).items():
+            for group in self.optimizers[name].param_groups:
                 group["lr"] = lr
 
     # ---------------------------------------------------------------- checkpoints
@@ -169,9 +193,10 @@ class Trainer:
 
     def load(self, path):
         state = load_file(path, "training state")
-        if state.get("format") != STATE_FORMAT:
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
             raise ConfigError(f"{path} is not a ddgan training state")
-        check_same_config(state["config"], self.config, path)
+        saved = validate(state["config"])
+        check_same_config(saved, self.config, path)
         for name, net in self.method.networks.items():
             load_state_dict_checked(net, state["networks"][name], f"{path} network {name!r}")
         for name, optimizer in self.optimizers.items():
@@ -184,33 +209,123 @@ class Trainer:
             self.accelerator.print(f"warning: {path} was written by {state['world_size']} processes and is resumed "
                                    f"by {self.world_size}; training continues but not bit for bit")
             seed_everything(self.config["train"]["seed"] + 7 * self.rank + 1 + self.step)
+        self.check_length(saved)
 
-    # ---------------------------------------------------------------- loop
+    def check_length(self, saved):
+        """A resumed run may be made longer (train.steps / train.epochs grown), never shorter. The change is
+        announced, with what it does to a length-dependent (cosine) learning-rate schedule, and recorded
+        in extensions.jsonl."""
+        old_steps, old_epochs = self.run_length(saved)
+        if (old_steps, old_epochs) == (self.total_steps, self.total_epochs):
+            return
+        if self.total_steps < old_steps:
+            raise ConfigError(f"{self.run_dir} is a run of {old_steps} steps (at step {self.step}); a run can be "
+                              f"extended but not shortened to {self.total_steps}: keep train.steps/train.epochs "
+                              "or choose another --run-dir")
+        change = f"extending {self.run_dir} from {old_steps} to {self.total_steps} steps"
+        if self.config["optim"]["lr_schedule"] == "cosine" and old_epochs != self.total_epochs:
+            before, after = self.learning_rates(self.step, old_epochs), self.learning_rates(self.step)
+            rates = ", ".join(f"{k} {after[k]:.3g} instead of {before[k]:.3g}" for k in after)
+            change += (f": the cosine learning-rate schedule now decays over {self.total_epochs} epochs instead of "
+                       f"{old_epochs}, so from step {self.step} on the rates differ from the original run "
+                       f"({rates} now)")
+        else:
+            change += f" ({self.config['optim']['lr_schedule']} learning rate: the steps so far are unchanged)"
+        self.accelerator.print(change)
+        if self.accelerator.is_main_process:
+            append_jsonl(self.run_dir / EXTENSIONS_FILE, {
+                "at_step": self.step, "from_steps": old_steps, "to_steps": self.total_steps,
+                "from_epochs": old_epochs, "to_epochs": self.total_epochs,
+                "lr_schedule": self.config["optim"]["lr_schedule"], "message": change,
+                "time": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+
+    # ---------------------------------------------------------------- run directory
+    def lock_run_dir(self):
+        """The main process takes the run directory's lock; every process learns whether it could."""
+        lock, error = RunLock(self.run_dir), None
+        if self.accelerator.is_main_process:
+            try:
+                lock.acquire()
+            except ConfigError as failure:
+                error = str(failure)
+        if self.world_size > 1:
+            error = broadcast_object_list([error])[0]
+        if error:
+            raise ConfigError(error)
+        return lock
+
     def prepare_run_dir(self, resume):
         state_path = self.run_dir / STATE_FILE
-        if resume and state_path.exists():
-            self.load(state_path)
-        elif state_path.exists():
+        if state_path.exists() and not resume:
             raise ConfigError(f"{self.run_dir} already holds a training state; resume it or choose a new --run-dir")
+        check_run_dir(self.run_dir, self.config, STATE_FILE)   # again, now that the directory is locked
+        self.resumed = state_path.exists()
+        if self.resumed:
+            self.load(state_path)
         if self.accelerator.is_main_process:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.json").write_text(json.dumps(self.config, indent=2) + "\n")
+            atomic_write_text(self.run_dir / "config.json", json.dumps(self.config, indent=2) + "\n")
+            cut_log(self.run_dir / "log.jsonl", self.step)
         self.accelerator.wait_for_everyone()
 
+    def summary(self):
+        """What is about to run, printed before the first step (one line per item)."""
+        nets = ", ".join(f"{name} {sum(p.numel() for p in net.parameters()):,}"
+                         for name, net in self.method.networks.items())
+        train, data = self.config["train"], self.config["data"]
+        processes = f"{self.world_size} process{'es' if self.world_size > 1 else ''}"
+        start = (f"resuming {self.run_dir} at step {self.step} of {self.total_steps}" if self.resumed
+                 else f"starting {self.run_dir} fresh at step 0 of {self.total_steps}")
+        return [
+            f"{self.method.describe()} in {self.run_dir}",
+            f"  device: {self.device} x {processes} (mixed precision: {train['mixed_precision']})",
+            f"  parameters: {nets} (the EMA of {self.method.sampling_network} is sampled)",
+            f"  data: {data['dataset']}, {self.dataset_size:,} examples of shape {data['shape']}",
+            f"  batch: {train['batch_size']} global, {self.batches.per_process} per process; "
+            f"{self.steps_per_epoch} steps per epoch",
+            f"  steps: {self.total_steps} ({self.total_epochs} epochs), learning rate {self.config['optim']['lr_schedule']}",
+            start,
+        ]
+
+    # ---------------------------------------------------------------- loop
+    def stop_and_save_due(self, stop, last_save):
+        """(signal number or 0, wall-clock save due), agreed by all processes (each may see a signal at a
+        different step)."""
+        minutes = self.config["train"]["checkpoint_minutes"]
+        due = minutes is not None and time.monotonic() - last_save >= 60 * minutes
+        if self.world_size == 1:
+            return stop.signum or 0, due
+        flags = torch.tensor([stop.signum or 0, int(due)], device=self.device)
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+        return int(flags[0]), bool(flags[1])
+
     def run(self, resume=True, stop_at=None, progress=True):
-        """Train until train.steps (or `stop_at`, to simulate an interruption); returns the last logs."""
-        self.prepare_run_dir(resume)
+        """Train until train.steps (or `stop_at`, to simulate an interruption); returns the last logs.
+        SIGINT / SIGTERM end the run after the current step with its state saved (self.interrupted)."""
+        lock = self.lock_run_dir()
+        try:
+            with StopRequest() as stop:
+                self.prepare_run_dir(resume)
+                for line in self.summary():
+                    self.accelerator.print(line)
+                return self.train_loop(stop, stop_at, progress)
+        finally:
+            lock.release()
+
+    def train_loop(self, stop, stop_at, progress):
         train = self.config["train"]
         end = min(self.total_steps, stop_at) if stop_at is not None else self.total_steps
         loader = torch.utils.data.DataLoader(
             self.batches, sampler=range(self.step, end), batch_size=None, num_workers=train["num_workers"],
-            pin_memory=self.device.type == "cuda",
+            pin_memory=self.device.type == "cuda", worker_init_fn=ignore_stop_signals,
             # its own generator: creating the iterator must not draw from the global RNG (exact resume)
             generator=torch.Generator().manual_seed(train["seed"]))
         bar = tqdm(total=end, initial=self.step, desc=self.method.describe(), dynamic_ncols=True,
                    disable=not (progress and self.accelerator.is_main_process))
         log_path = self.run_dir / "log.jsonl"
         logs, started = {}, time.time()
+        last_save = time.monotonic()
+        self.interrupted = None
         self.method.train()
         for _, x_0 in loader:
             self.set_learning_rates(self.step)
@@ -222,8 +337,13 @@ class Trainer:
             if self.step % train["log_every"] == 0 or self.step == end:
                 logs = self.log(logs, log_path, started)
                 bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k.startswith("loss")})
-            if self.step % train["checkpoint_every"] == 0 or self.step == end:
+            signum, save_due = self.stop_and_save_due(stop, last_save)
+            if self.step % train["checkpoint_every"] == 0 or self.step == end or signum or save_due:
                 self.save()
+                last_save = time.monotonic()
+            if signum:
+                self.interrupted = signum
+                break
         bar.close()
         return logs
 

@@ -8,19 +8,39 @@ exactly the batches an uninterrupted run would.
 import numpy as np
 import torch
 
-from ddgan.config import ConfigError
 from ddgan.datasets import toy
+from ddgan.datasets.specs import DATASETS
+from ddgan.options import ConfigError, Option
 
 TOY_DATASETS = ("mixture25", "stacked_digits")
+TOY_SIZES = {"mixture25": 100_000, "stacked_digits": 60_000}
+PREPARED_DATASETS = tuple(DATASETS)
+PREPARED_SPLITS = tuple(sorted({split for spec in DATASETS.values() for split in spec.splits}, reverse=True))
+
+# The data section. Every key applies to every dataset, so that `--set data.dataset=...` can switch a
+# preset to another dataset; size and seed only shape the procedural datasets, split the prepared ones.
+DATA_OPTIONS = (
+    Option("dataset", str, choices=TOY_DATASETS + PREPARED_DATASETS,
+           help="procedural (generated on the fly) or prepared with `ddgan data prepare NAME`"),
+    Option("shape", list, items=int, min=1, help="the shape of one example: [C, H, W] for images, [2] for points"),
+    Option("size", int, lambda data: TOY_SIZES.get(data["dataset"]), min=1, allow_none=True,
+           help="examples a procedural dataset generates (mixture25: 100000, stacked_digits: 60000; "
+                "prepared datasets are used whole)"),
+    Option("seed", int, 0, min=0, help="the seed a procedural dataset is generated from"),
+    Option("root", str, None, allow_none=True, bookkeeping=True,
+           help="where prepared datasets live (null: $DDGAN_DATA or ./data)"),
+    Option("split", str, "train", choices=PREPARED_SPLITS, help="the split of a prepared dataset to train on"),
+    Option("hflip", bool, False, help="random horizontal flips (decided per step, so they resume exactly)"),
+)
 
 
 def load_training_array(data_config):
     """The training set as an array: float32 in [-1, 1] (toy data) or uint8 NHWC (prepared images)."""
     name = data_config["dataset"]
     if name == "mixture25":
-        return toy.mixture25(data_config.get("size", 100_000), data_config.get("seed", 0))[0]
+        return toy.mixture25(data_config.get("size") or TOY_SIZES[name], data_config.get("seed", 0))[0]
     if name == "stacked_digits":
-        return toy.stacked_digits(data_config.get("size", 60_000), data_config.get("seed", 0))[0]
+        return toy.stacked_digits(data_config.get("size") or TOY_SIZES[name], data_config.get("seed", 0))[0]
     from ddgan.datasets import open_prepared
     return open_prepared(name, data_config.get("root"), split=data_config.get("split", "train")).images
 
