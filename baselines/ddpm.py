@@ -30,7 +30,8 @@ GAUSSIAN_DIFFUSION_OPTIONS = (
     Option("beta_end", float, 0.02, above=0, below=1, when=("schedule", ("linear",)), help="the last beta"),
     Option("beta_min", float, 0.1, above=0, when=("schedule", ("ddgan_vp",)), help="DDGAN's beta_min"),
     Option("beta_max", float, 20.0, above=0, when=("schedule", ("ddgan_vp",)), help="DDGAN's beta_max"),
-    Option("sampler", str, "ancestral", choices=SAMPLERS, help="the default sampler"),
+    # checked by resolve_sampling_options when the method is built, as a sampler asked for at sampling time
+    Option("sampler", str, "ancestral", help=f"the default sampler: {' or '.join(SAMPLERS)}"),
     Option("sample_steps", int, None, min=1, allow_none=True, help="default sampling steps (null: all T)"),
     Option("spacing", str, "uniform", choices=SPACINGS, help="which steps a shorter sampler visits"),
     Option("eta", float, 0.0, min=0, help="DDIM's default eta (0: deterministic)"),

@@ -116,7 +116,7 @@ def check_network(spec, key):
             continue
         if name not in accepted:
             raise ConfigError(f"unknown key {key}.{name}: network {spec['arch']!r} does not take it; "
-                              f"{suggestion(name, accepted)}it takes {', '.join(accepted)}")
+                              f"{suggestion(name, accepted, key + '.')}it takes {', '.join(accepted)}")
         if isinstance(value, dict) and "arch" in value:
             check_network(value, f"{key}.{name}")
     return spec
@@ -139,7 +139,8 @@ def apply_overrides(config, overrides):
         key, value = item.split("=", 1)
         path = key.split(".")
         if path[0] not in SECTIONS and path[0] != "name":
-            raise ConfigError(f"override {item!r}: unknown section {path[0]!r}; sections are {list(SECTIONS)}")
+            raise ConfigError(f"override {item!r}: unknown section {path[0]!r}; {suggestion(path[0], SECTIONS)}"
+                              f"sections are {list(SECTIONS)}")
         node = config
         for part in path[:-1]:
             node = node.setdefault(part, {})

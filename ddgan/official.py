@@ -305,9 +305,10 @@ def load_official_generator(path_or_state_dict, preset):
     'lsun', 'stackmnist'), or a dict of NCSNppGenerator kwargs.
     """
     kwargs = generator_kwargs(preset)
+    state = _read_state_dict(path_or_state_dict)     # before building: a wrong file fails at once
     generator = NCSNppGenerator(**kwargs)
     label = preset if isinstance(preset, str) else "requested"
-    load_official_generator_state(generator, _read_state_dict(path_or_state_dict), f"{label} generator {kwargs}")
+    load_official_generator_state(generator, state, f"{label} generator {kwargs}")
     return generator.eval()
 
 

@@ -78,9 +78,10 @@ def json_text(value):
     return json.dumps(value)
 
 
-def suggestion(name, names):
+def suggestion(name, names, prefix=""):
+    """'did you mean method.lazy_reg? ' for a misspelt name (empty when nothing is close)."""
     close = difflib.get_close_matches(name, names, n=2, cutoff=0.6)
-    return f"did you mean {' or '.join(close)}? " if close else ""
+    return f"did you mean {' or '.join(prefix + c for c in close)}? " if close else ""
 
 
 def _value_fits(value, kind):
@@ -140,7 +141,7 @@ def check_section(options, values, prefix, extra=()):
     declared = {o.name: o for o in options}
     for key in values:
         if key not in declared and key not in extra:
-            raise ConfigError(f"unknown key {prefix}{key}; {suggestion(key, list(declared))}"
+            raise ConfigError(f"unknown key {prefix}{key}; {suggestion(key, list(declared), prefix)}"
                               f"the keys of {prefix.rstrip('.')} are {', '.join(declared)}")
     out = {k: values[k] for k in extra if k in values}
     # options without a condition first: conditions read their (filled) values

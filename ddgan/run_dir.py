@@ -69,6 +69,9 @@ def atomic_write_text(path, text):
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)     # mkstemp's 0600 would hide the file from collaborators
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()

@@ -30,6 +30,7 @@ from ddgan.config import ConfigError, validate, with_defaults
 from ddgan.ema import EMA
 from ddgan.interrupts import StopRequest, ignore_stop_signals
 from ddgan.methods import build_method
+from ddgan.options import suggestion
 from ddgan.run_dir import (EXTENSIONS_FILE, RunLock, append_jsonl, atomic_write_text, check_run_dir,
                            cut_log)
 from ddgan.training_data import StepBatches, load_training_array
@@ -108,18 +109,6 @@ class Trainer:
         except ValueError as error:      # a method's own consistency checks (e.g. which networks it needs)
             raise ConfigError(str(error)) from None
 
-        # data
-        array = load_training_array(self.config["data"])
-        shape = tuple(array.shape[1:]) if array.dtype != np.uint8 else (array.shape[3], *array.shape[1:3])
-        if shape != tuple(self.config["data"]["shape"]):
-            raise ConfigError(f"dataset {self.config['data']['dataset']!r} has examples of shape {shape}, "
-                              f"but data.shape is {self.config['data']['shape']}")
-        self.dataset_size = len(array)
-        self.batches = StepBatches(array, train["batch_size"], self.rank, self.world_size, train["seed"],
-                                   self.config["data"]["hflip"])
-        self.steps_per_epoch = self.batches.steps_per_epoch
-        self.total_steps, self.total_epochs = self.run_length(self.config)
-
         self.base_lr = optim["lr"]
         self.optimizers = {}
         for name, nets in self.method.optimizer_groups().items():
@@ -133,11 +122,24 @@ class Trainer:
             # fused: one kernel for all parameters (several times faster per step on CPU and GPU)
             self.optimizers[name] = adam(params, lr=self.base_lr[name], betas=tuple(optim["betas"]), fused=True,
                                          **extra)
-        unused = sorted(set(self.base_lr) - set(self.optimizers))
-        if unused:
-            raise ConfigError(f"optim.lr names optimiser(s) {unused} that {self.method.describe()} does not have "
-                              f"(it has {sorted(self.optimizers)})")
+        for name in sorted(set(self.base_lr) - set(self.optimizers)):
+            raise ConfigError(f"unknown key optim.lr.{name}: {self.method.describe()} has no optimiser {name!r}; "
+                              f"{suggestion(name, list(self.optimizers), 'optim.lr.')}"
+                              f"its optimisers are {', '.join(self.optimizers)}")
         self.ema = EMA(self.method.networks[self.method.sampling_network], optim["ema_decay"])
+
+        # data
+        array = load_training_array(self.config["data"])
+        shape = tuple(array.shape[1:]) if array.dtype != np.uint8 else (array.shape[3], *array.shape[1:3])
+        if shape != tuple(self.config["data"]["shape"]):
+            raise ConfigError(f"dataset {self.config['data']['dataset']!r} has examples of shape {shape}, "
+                              f"but data.shape is {self.config['data']['shape']}")
+        self.dataset_size = len(array)
+        self.batches = StepBatches(array, train["batch_size"], self.rank, self.world_size, train["seed"],
+                                   self.config["data"]["hflip"])
+        self.steps_per_epoch = self.batches.steps_per_epoch
+        self.total_steps, self.total_epochs = self.run_length(self.config)
+
         self.step = 0
         self.resumed = False
         self.interrupted = None          # the signal number that stopped the last run()
