@@ -65,8 +65,10 @@ def load_file(path, kind):
         raise ConfigError(f"{why_unreadable(path, error)}; expected a ddgan {kind} written by `ddgan train`") from None
 
 
-def is_ddgan_file(obj):
-    return isinstance(obj, dict) and obj.get("format") in (SNAPSHOT_FORMAT, STATE_FORMAT)
+def ddgan_file_kind(obj):
+    """"snapshot" or "training state" for a loaded ddgan file, else None."""
+    formats = {SNAPSHOT_FORMAT: "snapshot", STATE_FORMAT: "training state"}
+    return formats.get(obj.get("format")) if isinstance(obj, dict) else None
 
 
 def check_same_config(saved, current, path):

@@ -109,7 +109,8 @@ def check_network(spec, key):
                           f"got {spec!r}")
     if spec["arch"] not in ARCHITECTURES:
         raise ConfigError(f"{key}.arch: unknown network architecture {spec['arch']!r}; "
-                          f"{suggestion(str(spec['arch']), list(ARCHITECTURES))}known: {', '.join(sorted(ARCHITECTURES))}")
+                          f"{suggestion(str(spec['arch']), list(ARCHITECTURES))}"
+                          f"known: {', '.join(sorted(ARCHITECTURES))}")
     accepted = [p for p in inspect.signature(network_class(spec["arch"])).parameters]
     for name, value in spec.items():
         if name == "arch":

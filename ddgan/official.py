@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 import torch
 
-from ddgan.checkpoint import is_ddgan_file, why_unreadable
+from ddgan.checkpoint import ddgan_file_kind, why_unreadable
 from ddgan.nets.discriminators import LargeDiscriminator, SmallDiscriminator
 from ddgan.nets.ncsnpp import NCSNppGenerator
 from ddgan.nets.official_keys import discriminator_key_pairs, generator_key_pairs
@@ -289,8 +289,8 @@ def _read_state_dict(path_or_state_dict):
             f"{why_unreadable(path, error)}; an official generator is a released netG_*.pth "
             "(the official training state content.pth is read by load_official_content)"
         ) from None
-    if is_ddgan_file(state):
-        raise OfficialCheckpointError(f"{path} is a ddgan snapshot: use --checkpoint {path}")
+    if ddgan_file_kind(state):
+        raise OfficialCheckpointError(f"{path} is a ddgan {ddgan_file_kind(state)}: use --checkpoint {path}")
     if "netG_dict" in state:
         raise OfficialCheckpointError(
             f"{path} is an official training state (content.pth); use load_official_content"

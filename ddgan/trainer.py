@@ -37,6 +37,9 @@ from ddgan.training_data import StepBatches, load_training_array
 
 STATE_FILE = "training-state.pt"
 SNAPSHOT_FILE = "snapshot.pt"
+# several processes agree on stopping every this many steps: reading the agreement waits for the
+# device, and doing that every step would stall the queue of GPU work
+AGREE_EVERY = 10
 
 
 def learning_rate(base_lr, optim, step, steps_per_epoch, total_epochs):
@@ -232,7 +235,8 @@ class Trainer:
                        f"{old_epochs}, so from step {self.step} on the rates differ from the original run "
                        f"({rates} now)")
         else:
-            change += f" ({self.config['optim']['lr_schedule']} learning rate: the steps so far are unchanged)"
+            change += (f" ({self.config['optim']['lr_schedule']} learning rate: it does not depend on the length "
+                       "of the run)")
         self.accelerator.print(change)
         if self.accelerator.is_main_process:
             append_jsonl(self.run_dir / EXTENSIONS_FILE, {
@@ -285,7 +289,8 @@ class Trainer:
             f"  data: {data['dataset']}, {self.dataset_size:,} examples of shape {data['shape']}",
             f"  batch: {train['batch_size']} global, {self.batches.per_process} per process; "
             f"{self.steps_per_epoch} steps per epoch",
-            f"  steps: {self.total_steps} ({self.total_epochs} epochs), learning rate {self.config['optim']['lr_schedule']}",
+            f"  steps: {self.total_steps} ({self.total_epochs} epochs), "
+            f"learning rate {self.config['optim']['lr_schedule']}",
             start,
         ]
 
@@ -297,6 +302,8 @@ class Trainer:
         due = minutes is not None and time.monotonic() - last_save >= 60 * minutes
         if self.world_size == 1:
             return stop.signum or 0, due
+        if self.step % AGREE_EVERY:
+            return 0, False
         flags = torch.tensor([stop.signum or 0, int(due)], device=self.device)
         dist.all_reduce(flags, op=dist.ReduceOp.MAX)
         return int(flags[0]), bool(flags[1])
