@@ -18,13 +18,19 @@ TRAIN_DEFAULTS = {
     "checkpoint_every": 1000,
     "snapshot_every": None,    # keep numbered EMA snapshots every N steps (None: only the latest)
     "num_workers": 0,
+    "sample_every": 1000,      # a grid of EMA samples into <run_dir>/samples every N steps and at the end (None: off)
+    "eval_every": None,        # the periodic score of the EMA network every N steps (None: off; ddgan.training_scores)
+    "eval_samples": 2000,      # samples per periodic score (FID-2000 for images)
+    "eval_classifier": None,   # digit classifier file for the stacked-digit scores (the 8x8 demo digits train one)
+    "log_with": "none",        # "none", "tensorboard" or "wandb" (log.jsonl is always written)
 }
 OPTIM_DEFAULTS = {"betas": [0.5, 0.9], "lr_schedule": "constant", "lr_min": 1e-5, "ema_decay": 0.999,
                   "warmup_steps": 0, "grad_clip": None, "weight_decay": 0.0}
 
 # Keys that do not change what a run computes, so a resumed run may change them.
 BOOKKEEPING_KEYS = {"train.log_every", "train.checkpoint_every", "train.snapshot_every",
-                    "train.num_workers", "data.root", "name"}
+                    "train.num_workers", "data.root", "name", "train.sample_every", "train.eval_every",
+                    "train.eval_samples", "train.eval_classifier", "train.log_with"}
 
 
 class ConfigError(ValueError):

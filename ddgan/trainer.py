@@ -28,6 +28,7 @@ from ddgan.checkpoint import (STATE_FORMAT, atomic_save, check_same_config, load
 from ddgan.config import ConfigError, validate, with_defaults
 from ddgan.ema import EMA
 from ddgan.methods import build_method
+from ddgan.monitoring import TrainingMonitor, tracker_for
 from ddgan.training_data import StepBatches, load_training_array
 
 STATE_FILE = "training-state.pt"
@@ -90,7 +91,8 @@ class Trainer:
         train, optim = self.config["train"], self.config["optim"]
         # without a GPU, processes started by `accelerate launch --multi_gpu` form a gloo CPU group
         self.accelerator = accelerator or Accelerator(mixed_precision=train["mixed_precision"],
-                                                      cpu=not torch.cuda.is_available())
+                                                      cpu=not torch.cuda.is_available(),
+                                                      log_with=tracker_for(train), project_dir=str(self.run_dir))
         self.device = self.accelerator.device
         self.world_size = self.accelerator.num_processes
         self.rank = self.accelerator.process_index
@@ -125,6 +127,7 @@ class Trainer:
                                          **extra)
         self.ema = EMA(self.method.networks[self.method.sampling_network], optim["ema_decay"])
         self.step = 0
+        self.monitor = TrainingMonitor(self)
         seed_everything(train["seed"] + 7 * self.rank + 1)   # per-process randomness from here on
 
     # ---------------------------------------------------------------- optimisation
@@ -200,6 +203,7 @@ class Trainer:
     def run(self, resume=True, stop_at=None, progress=True):
         """Train until train.steps (or `stop_at`, to simulate an interruption); returns the last logs."""
         self.prepare_run_dir(resume)
+        self.monitor.on_start(announce=progress)
         train = self.config["train"]
         end = min(self.total_steps, stop_at) if stop_at is not None else self.total_steps
         loader = torch.utils.data.DataLoader(
@@ -221,10 +225,13 @@ class Trainer:
             bar.update(1)
             if self.step % train["log_every"] == 0 or self.step == end:
                 logs = self.log(logs, log_path, started)
-                bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k.startswith("loss")})
+                bar.set_postfix({**{k: f"{v:.3g}" for k, v in logs.items() if k.startswith("loss")},
+                                 "img/s": f"{logs['images_per_second']:.4g}"})
             if self.step % train["checkpoint_every"] == 0 or self.step == end:
                 self.save()
+            self.monitor.after_step(self.step, end)
         bar.close()
+        self.monitor.on_end()
         return logs
 
     def log(self, logs, path, started):
@@ -232,11 +239,12 @@ class Trainer:
         values = self.accelerator.reduce(values, "mean") if self.world_size > 1 else values
         record = {"step": self.step, **{k: v.item() for k, v in zip(logs, values)},
                   "lr": {k: o.param_groups[0]["lr"] for k, o in self.optimizers.items()},
-                  "seconds": round(time.time() - started, 3)}
+                  "seconds": round(time.time() - started, 3), **self.monitor.throughput(self.step)}
         if self.accelerator.is_main_process:
             with open(path, "a") as f:
                 f.write(json.dumps(record) + "\n")
-        return {k: v for k, v in record.items() if k not in ("lr", "step", "seconds")}
+        self.monitor.log_scalars(record)
+        return {k: v for k, v in record.items() if k not in ("lr", "step", "seconds", "eta_seconds")}
 
 
 def train(config, run_dir, resume=True, stop_at=None, progress=True):
