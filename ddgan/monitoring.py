@@ -133,12 +133,17 @@ class TrainingMonitor:
 
     def start_trackers(self, step):
         if self.train["log_with"] == "tensorboard":
-            project, init = TRACKER_PROJECT, {"purge_step": step + 1} if step else {}   # hide events past the checkpoint
+            # purge_step hides the events logged after the checkpoint this run resumes from
+            self.accelerator.init_trackers(TRACKER_PROJECT, init_kwargs={"tensorboard": {"purge_step": step + 1}
+                                                                         if step else {}})
+            if self.main:       # the config as text: TensorBoard's hparams would add a "run" per start-up
+                self.accelerator.get_tracker("tensorboard").writer.add_text(
+                    "config", "```\n" + json.dumps(self.trainer.config, indent=2) + "\n```", global_step=step)
         else:
-            project, init = self.run_dir.name, {"dir": str(self.run_dir), "name": self.trainer.config.get("name"),
-                                                "resume": "allow", "id": self.wandb_run_id()}
-        self.accelerator.init_trackers(project, config=tracker_config(self.trainer.config),
-                                       init_kwargs={self.train["log_with"]: init})
+            init = {"dir": str(self.run_dir), "name": self.trainer.config.get("name"), "resume": "allow",
+                    "id": self.wandb_run_id()}
+            self.accelerator.init_trackers(self.run_dir.name, config=tracker_config(self.trainer.config),
+                                           init_kwargs={"wandb": init})
 
     def wandb_run_id(self):
         """One W&B run per run directory, so a resumed run continues its W&B run."""
