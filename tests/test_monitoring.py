@@ -107,6 +107,46 @@ def test_digit_scores_with_a_given_classifier(tmp_path):
     assert load_snapshot(run / BEST_SNAPSHOT_FILE)["score"]["value"] == best["eval/kl"]
 
 
+def test_the_8x8_digits_train_their_classifier_once_per_run(tmp_path, monkeypatch):
+    from ddgan import training_scores
+    monkeypatch.setattr(training_scores, "DEMO_CLASSIFIER", {"epochs": 1, "batch_size": 256})
+    train(digits_config(steps=3, eval_every=3, eval_samples=16, sample_every=None), tmp_path, stop_at=2,
+          progress=False)
+    saved = (tmp_path / "eval" / "digit_classifier.pt").stat().st_mtime_ns
+    train(digits_config(steps=3, eval_every=3, eval_samples=16, sample_every=None), tmp_path, progress=False)
+    assert (tmp_path / "eval" / "digit_classifier.pt").stat().st_mtime_ns == saved
+    assert [r["step"] for r in rows(tmp_path) if "eval/kl" in r] == [3]
+
+
+def test_image_datasets_score_fid_against_cached_training_statistics(tmp_path, monkeypatch):
+    from ddgan.metrics import fid, inception
+    from ddgan.metrics.images import to_uint8
+    from ddgan.training_scores import build_periodic_score
+    calls = []
+
+    def colour_features(x):          # a cheap stand-in for the Inception: mean colour and its square
+        calls.append(len(x))
+        means = x.mean(dim=(2, 3))
+        return torch.cat([means, means ** 2], 1)
+
+    extractor = inception.FeatureExtractor(colour_features, "colour means")
+    monkeypatch.setattr(inception, "load_fid_extractor", lambda protocol, weights, device: extractor)
+    rng = np.random.default_rng(0)
+    training = rng.integers(0, 256, size=(40, 8, 8, 3), dtype=np.uint8)
+    config = {"data": {"dataset": "tiny", "shape": [3, 8, 8]}, "train": {"eval_samples": 12, "eval_classifier": None}}
+    periodic = build_periodic_score(config, training, tmp_path, "cpu", cache_dir=tmp_path / "cache", batch_size=16)
+    assert (periodic.primary, periodic.lower_is_better) == ("eval/fid12", True)
+    samples = torch.rand(12, 3, 8, 8, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    value = periodic.score(samples)["eval/fid12"]
+    # the same images through clean-fid's resizing and the same features, computed here directly
+    fake, real = (fid.array_features([images], "clean", extractor) for images in (to_uint8(samples), training))
+    expected = fid.frechet_distance(*fid.feature_statistics(fake), *fid.feature_statistics(real))
+    assert value == pytest.approx(expected) and value > 0
+    calls.clear()      # a second run finds the training statistics in the cache
+    build_periodic_score(config, training, tmp_path, "cpu", cache_dir=tmp_path / "cache", batch_size=16)
+    assert calls == []
+
+
 def test_stackedmnist_scores_need_a_classifier(tmp_path):
     from ddgan.training_scores import digit_classifier_for
     with pytest.raises(ConfigError, match="train.eval_classifier=PATH"):
