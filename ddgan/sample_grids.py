@@ -24,11 +24,12 @@ def grid_sample_count(data_shape):
     return GRID_IMAGES if max(data_shape[1:]) <= LEGIBLE_PIXELS else GRID_IMAGES_LARGE
 
 
-def known_centres(data_config):
-    """True mode centres in training units for toy data with known modes, else None."""
+def known_modes(data_config):
+    """(centres, std) of toy data with known modes, in training units, else None."""
     if data_config["dataset"] != "mixture25":
         return None
-    return toy.MIXTURE25_CENTRES / data_config.get("scale", toy.MIXTURE25_SCALE)
+    scale = data_config.get("scale", toy.MIXTURE25_SCALE)
+    return toy.MIXTURE25_CENTRES / scale, toy.MIXTURE25_STD / scale
 
 
 def save_image_grid(x, path):
@@ -41,20 +42,22 @@ def save_image_grid(x, path):
     save_image(make_grid(x, nrow=nrow, padding=2, pad_value=0.5), path)
 
 
-def save_scatter(points, path, centres=None, title=None):
-    """2-D points as a scatter, with the true centres (if known) as red crosses."""
+def save_scatter(points, path, modes=None, title=None):
+    """2-D points as a scatter; known modes drawn beneath as red rings of 3 std (the high-quality region)."""
     import matplotlib
     matplotlib.use("Agg")            # no display on training machines
     import matplotlib.pyplot as plt
 
     points = np.asarray(points, dtype=np.float64)
     figure, axes = plt.subplots(figsize=(4, 4), dpi=100)
-    axes.scatter(points[:, 0], points[:, 1], s=2, alpha=0.4, color="black", linewidths=0)
-    if centres is not None:
-        axes.scatter(centres[:, 0], centres[:, 1], s=30, marker="x", color="red", linewidths=1)
+    if modes is not None:
+        centres, std = modes
+        for centre in centres:
+            axes.add_patch(plt.Circle(centre, 3 * std, fill=False, color="red", linewidth=0.8))
         reach = 1.25 * np.abs(centres).max()
         axes.set_xlim(-reach, reach)
         axes.set_ylim(-reach, reach)
+    axes.scatter(points[:, 0], points[:, 1], s=2, alpha=0.4, color="black", linewidths=0)
     axes.set_aspect("equal")
     if title:
         axes.set_title(title, fontsize=9)
@@ -69,6 +72,6 @@ def save_sample_picture(x, path, data_config, title=None):
     if x.ndim == 4:
         save_image_grid(x, path)
     elif x.ndim == 2 and x.shape[1] == 2:
-        save_scatter(x.float().cpu().numpy(), path, known_centres(data_config), title)
+        save_scatter(x.float().cpu().numpy(), path, known_modes(data_config), title)
     else:
         raise ValueError(f"no sample picture for samples of shape {tuple(x.shape)}: expected images or 2-D points")
