@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from accelerate.utils import gather_object
 
 from ddgan.checkpoint import load_snapshot, save_snapshot
 from ddgan.config import ConfigError, flatten
@@ -112,14 +113,18 @@ class TrainingMonitor:
     # ---------------------------------------------------------------- start
     def on_start(self, announce=False):
         step = self.trainer.step
+        error = None
         if self.main:
             drop_rows_after(self.log_path, step)
             self.sampler = Sampler(self.trainer.method, self.trainer.ema.net, self.trainer.config, str(self.run_dir))
-            if self.train["eval_every"]:
-                self.score = build_periodic_score(self.trainer.config, self.trainer.batches.array, self.run_dir,
-                                                  self.trainer.device, batch_size=self.sample_batch())
-                if (self.run_dir / BEST_SNAPSHOT_FILE).exists():
-                    self.best = load_snapshot(self.run_dir / BEST_SNAPSHOT_FILE).get("score")
+            try:
+                self.start_score()
+            except ConfigError as raised:
+                error = str(raised)
+        # the score is set up on the main process only; a failure there stops every process
+        errors = gather_object([error]) if self.accelerator.num_processes > 1 else [error]
+        if any(errors):
+            raise ConfigError(next(e for e in errors if e))
         if self.accelerator.log_with:
             self.start_trackers(step)
         if announce and self.main:
@@ -130,6 +135,18 @@ class TrainingMonitor:
                       f"({'lower' if self.score.lower_is_better else 'higher'} is better)")
         self.accelerator.wait_for_everyone()
         self.started, self.start_step, self.watch_seconds = time.time(), step, 0.0
+
+    def start_score(self):
+        if not self.train["eval_every"]:
+            return
+        self.score = build_periodic_score(self.trainer.config, self.trainer.batches.array, self.run_dir,
+                                          self.trainer.device, batch_size=self.sample_batch())
+        path = self.run_dir / BEST_SNAPSHOT_FILE
+        stored = load_snapshot(path).get("score") if path.exists() else None
+        if stored and stored["name"] == self.score.primary:
+            self.best = stored
+        elif stored:       # e.g. FID-2000 then FID-5000: not comparable, so the best starts again
+            print(f"{path} holds the best {stored['name']}; this run keeps the best {self.score.primary}")
 
     def start_trackers(self, step):
         if self.train["log_with"] == "tensorboard":
