@@ -70,7 +70,8 @@ def run_layout_lines(run_dir, train):
              f"snapshots:  {run_dir / 'snapshot.pt'} (latest EMA)"
              + (f", {run_dir / BEST_SNAPSHOT_FILE} (best periodic score)" if train["eval_every"] else "")]
     if train["sample_every"]:
-        lines.append(f"samples:    {run_dir / SAMPLES_DIR}/step-<step>.png every {train['sample_every']} steps and at the end")
+        lines.append(f"samples:    {run_dir / SAMPLES_DIR}/step-<step>.png every {train['sample_every']} steps "
+                     "and at the end")
     if train["log_with"] == "tensorboard":
         lines.append(f"tensorboard: tensorboard --logdir {run_dir.parent}   (events in {run_dir / TRACKER_PROJECT})")
     elif train["log_with"] == "wandb":
@@ -174,7 +175,7 @@ class TrainingMonitor:
     def after_step(self, step, end):
         sample_now = self.train["sample_every"] and (step % self.train["sample_every"] == 0 or step == end)
         eval_now = self.train["eval_every"] and step % self.train["eval_every"] == 0
-        if not (sample_now or eval_now):
+        if not (sample_now or eval_now) or not self.trainer.method.can_sample(self.trainer.ema.net):
             return
         began = time.time()
         if self.main and sample_now:

@@ -64,7 +64,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--processes", type=int, default=4,
-                        help="processes the preset's global batch is split over (the official cifar10 run: 4 GPUs x 64)")
+                        help="processes sharing the preset's global batch (the official cifar10 run: 4 GPUs x 64)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

@@ -33,4 +33,5 @@ def test_two_processes_see_disjoint_data_and_end_identical(tmp_path):
     # grids, scores and log rows come from the main process alone: once each
     rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [(r["step"], "eval/kl" in r) for r in rows] == [(3, False), (3, True), (6, False), (6, True)]
-    assert sorted(p.name for p in (tmp_path / "run" / "samples").iterdir()) == ["step-00000003.png", "step-00000006.png"]
+    grids = sorted(p.name for p in (tmp_path / "run" / "samples").iterdir())
+    assert grids == ["step-00000003.png", "step-00000006.png"]

@@ -246,7 +246,8 @@ def test_wandb_offline_keeps_scalars_and_grids_on_disk(tmp_path, monkeypatch):
     train(points_config(steps=8, sample_every=4, log_with="wandb"), tmp_path, progress=False)
     (run,) = (tmp_path / "wandb").glob("offline-run-*")
     assert run.name.endswith((tmp_path / "wandb-run-id.txt").read_text().strip())
-    assert sorted(p.name.split("_")[1] for p in (run / "files" / "media" / "images").glob("samples_*.png")) == ["4", "8"]
+    images = (run / "files" / "media" / "images").glob("samples_*.png")
+    assert sorted(p.name.split("_")[1] for p in images) == ["4", "8"]
 
 
 @pytest.mark.parametrize("override,message", [
