@@ -30,6 +30,7 @@ BEST_SNAPSHOT_FILE = "snapshot-best.pt"
 SAMPLES_DIR = "samples"
 GRID_SEED_OFFSET = 12345              # the grid's generator seed is train.seed + this, every time
 EVAL_SEED_OFFSET = 54321
+GRID_COST_WARNING = 0.05
 
 
 def check_monitoring_options(train):
@@ -110,6 +111,7 @@ class TrainingMonitor:
         self.best = None                   # {"name", "value", "lower_is_better"} of snapshot-best.pt
         self.watch_seconds = 0.0           # time spent sampling and scoring (not training) since started
         self.started = self.start_step = None
+        self.grid_cost_checked = False
 
     # ---------------------------------------------------------------- start
     def on_start(self, announce=False):
@@ -173,17 +175,33 @@ class TrainingMonitor:
 
     # ---------------------------------------------------------------- every step
     def after_step(self, step, end):
-        sample_now = self.train["sample_every"] and (step % self.train["sample_every"] == 0 or step == end)
+        every = self.train["sample_every"]
+        # at the end too, unless the run is shorter than one interval (a grid of a few steps shows noise)
+        sample_now = every and (step % every == 0 or (step == end and step >= every))
         eval_now = self.train["eval_every"] and step % self.train["eval_every"] == 0
         if not (sample_now or eval_now) or not self.trainer.method.can_sample(self.trainer.ema.net):
             return
         began = time.time()
         if self.main and sample_now:
             self.sample_grid(step)
+            self.warn_if_grids_are_costly(step, time.time() - began)
         if self.main and eval_now:
             self.evaluate(step)
         self.accelerator.wait_for_everyone()
         self.watch_seconds += time.time() - began
+
+    def warn_if_grids_are_costly(self, step, grid_seconds):
+        """Once: a grid costing more than GRID_COST_WARNING of the training between two grids (e.g. a
+        1000-step sampler on a small network) says so, with the fix."""
+        steps = step - self.start_step
+        if self.grid_cost_checked or steps < self.train["sample_every"]:
+            return
+        self.grid_cost_checked = True
+        training = (time.time() - self.started - self.watch_seconds - grid_seconds) / steps
+        cost = grid_seconds / (training * self.train["sample_every"])
+        if cost > GRID_COST_WARNING:
+            print(f"warning: one sample grid takes {grid_seconds:.1f} s, {100 * cost:.0f}% of the training time "
+                  f"between grids; raise train.sample_every (or set it to null) to train faster")
 
     def sample_batch(self):
         """Samples per sampling call: the per-process training batch, which is known to fit in memory."""

@@ -2,6 +2,7 @@
 import json
 import shutil
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -72,9 +73,23 @@ def test_a_2d_run_writes_a_scatter_over_the_true_centres(tmp_path):
     assert red.sum() > 25 * 5 and dark.sum() > 100       # 25 crosses and the sample points
 
 
-def test_sample_every_null_writes_no_grid(tmp_path):
-    train(points_config(steps=4, sample_every=None), tmp_path, progress=False)
+@pytest.mark.parametrize("sample_every", [None, 5])
+def test_no_grid_when_off_or_the_run_is_shorter_than_one_interval(tmp_path, sample_every):
+    train(points_config(steps=4, sample_every=sample_every), tmp_path, progress=False)
     assert not (tmp_path / "samples").exists()
+
+
+def test_a_grid_costing_more_than_5_percent_of_training_says_so_once(tmp_path, capsys):
+    from ddgan.trainer import Trainer
+    monitor = Trainer(points_config(steps=4, sample_every=1000), tmp_path).monitor
+    monitor.started, monitor.start_step, monitor.watch_seconds = time.time() - 100.0, 0, 0.0
+    monitor.warn_if_grids_are_costly(1000, grid_seconds=0.5)       # 0.5 s against ~100 s of training
+    assert capsys.readouterr().out == ""
+    monitor.grid_cost_checked = False
+    monitor.warn_if_grids_are_costly(1000, grid_seconds=50.0)      # 50 s against ~50 s
+    assert "raise train.sample_every" in capsys.readouterr().out
+    monitor.warn_if_grids_are_costly(2000, grid_seconds=50.0)
+    assert capsys.readouterr().out == ""
 
 
 def test_one_metric_row_per_eval_every_and_the_best_snapshot_keeps_the_best(tmp_path):
