@@ -154,10 +154,13 @@ class LatentDiffusion(Method):
         return {"loss_denoiser": loss.detach()}
 
     # ---------------------------------------------------------------- sampling
+    def can_sample(self, net):
+        return bool(net.latent_scale != 0)      # set by the first step of the denoiser stage
+
     @torch.no_grad()
     def sample(self, n, *, rng=None, net=None, **options):
         generator = self.networks["generator"] if net is None else net
-        if generator.latent_scale == 0:
+        if not self.can_sample(generator):
             raise LatentDiffusionError("this latent diffusion model has no trained denoiser (training stopped within "
                                        "the autoencoder stage): train beyond method.autoencoder_steps")
         if self.latent_model == "ddgan":

@@ -98,8 +98,9 @@ def load_state_dict_checked(module, state, what):
     module.load_state_dict(state)
 
 
-def save_snapshot(path, config, step, network_state):
-    atomic_save({"format": SNAPSHOT_FORMAT, "config": config, "step": step, "network": network_state}, path)
+def save_snapshot(path, config, step, network_state, **extra):
+    """extra: further fields, e.g. the score that made snapshot-best.pt the best."""
+    atomic_save({"format": SNAPSHOT_FORMAT, "config": config, "step": step, "network": network_state, **extra}, path)
 
 
 def load_snapshot(path):

@@ -34,7 +34,9 @@ TRAIN_OPTIONS = (
            help="steps between sample grids written to the run directory (null: none)"),
     Option("eval_every", int, None, min=1, allow_none=True, bookkeeping=True,
            help="steps between quick metric evaluations of the EMA network (null: none)"),
-    Option("eval_samples", int, 2000, min=1, bookkeeping=True, help="samples per periodic evaluation"),
+    Option("eval_samples", int, 2000, min=2, bookkeeping=True, help="samples per periodic evaluation (FID-N for images)"),
+    Option("eval_classifier", str, None, allow_none=True, bookkeeping=True,
+           help="digit classifier file for the stacked-digit scores (null: the 8x8 demo digits train one)"),
     Option("log_with", str, "none", choices=("none", "tensorboard", "wandb"), bookkeeping=True,
            help="an experiment tracker that also receives the logged values"),
 )

@@ -68,6 +68,10 @@ class Method(nn.Module, abc.ABC):
         """The part of the sampling network evaluated once per sampling step (what NFE counts)."""
         return net
 
+    def can_sample(self, net):
+        """Whether `net` can generate yet (a two-stage method cannot during its first stage)."""
+        return True
+
     def describe(self):
         """A short name for tables, e.g. 'DDGAN T=4'."""
         return self.config["method"]["name"]

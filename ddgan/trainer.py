@@ -33,6 +33,7 @@ from ddgan.methods import build_method
 from ddgan.options import suggestion
 from ddgan.run_dir import (EXTENSIONS_FILE, RunLock, append_jsonl, atomic_write_text, check_run_dir,
                            cut_log)
+from ddgan.monitoring import TrainingMonitor, tracker_for
 from ddgan.training_data import StepBatches, load_training_array
 
 STATE_FILE = "training-state.pt"
@@ -100,7 +101,8 @@ class Trainer:
         train, optim = self.config["train"], self.config["optim"]
         # without a GPU, processes started by `accelerate launch --multi_gpu` form a gloo CPU group
         self.accelerator = accelerator or Accelerator(mixed_precision=train["mixed_precision"],
-                                                      cpu=not torch.cuda.is_available())
+                                                      cpu=not torch.cuda.is_available(),
+                                                      log_with=tracker_for(train), project_dir=str(self.run_dir))
         self.device = self.accelerator.device
         self.world_size = self.accelerator.num_processes
         self.rank = self.accelerator.process_index
@@ -146,6 +148,7 @@ class Trainer:
         self.step = 0
         self.resumed = False
         self.interrupted = None          # the signal number that stopped the last run()
+        self.monitor = TrainingMonitor(self)
         seed_everything(train["seed"] + 7 * self.rank + 1)   # per-process randomness from here on
 
     def run_length(self, config):
@@ -317,6 +320,7 @@ class Trainer:
                 self.prepare_run_dir(resume)
                 for line in self.summary():
                     self.accelerator.print(line)
+                self.monitor.on_start(announce=progress)
                 return self.train_loop(stop, stop_at, progress)
         finally:
             lock.release()
@@ -345,7 +349,8 @@ class Trainer:
             bar.update(1)
             if self.step % train["log_every"] == 0 or self.step == end:
                 logs = self.log(logs, log_path, started)
-                bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k.startswith("loss")})
+                bar.set_postfix({**{k: f"{v:.3g}" for k, v in logs.items() if k.startswith("loss")},
+                                 "img/s": f"{logs['images_per_second']:.4g}"})
             signum, save_due = self.stop_and_save_due(stop, last_save)
             if self.step % train["checkpoint_every"] == 0 or self.step == end or signum or save_due:
                 self.save()
@@ -353,7 +358,9 @@ class Trainer:
             if signum:
                 self.interrupted = signum
                 break
+            self.monitor.after_step(self.step, end)
         bar.close()
+        self.monitor.on_end()
         return logs
 
     def log(self, logs, path, started):
@@ -361,11 +368,12 @@ class Trainer:
         values = self.accelerator.reduce(values, "mean") if self.world_size > 1 else values
         record = {"step": self.step, **{k: v.item() for k, v in zip(logs, values)},
                   "lr": {k: o.param_groups[0]["lr"] for k, o in self.optimizers.items()},
-                  "seconds": round(time.time() - started, 3)}
+                  "seconds": round(time.time() - started, 3), **self.monitor.throughput(self.step)}
         if self.accelerator.is_main_process:
             with open(path, "a") as f:
                 f.write(json.dumps(record) + "\n")
-        return {k: v for k, v in record.items() if k not in ("lr", "step", "seconds")}
+        self.monitor.log_scalars(record)
+        return {k: v for k, v in record.items() if k not in ("lr", "step", "seconds", "eta_seconds")}
 
 
 def train(config, run_dir, resume=True, stop_at=None, progress=True):

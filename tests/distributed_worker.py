@@ -25,7 +25,7 @@ config = mixture25_ddgan(num_timesteps=2, steps=6)
 config["networks"]["generator"].update(hidden=32, depth=2)
 config["networks"]["discriminator"].update(hidden=32, depth=2)
 config["data"]["size"] = 1024
-config["train"].update(batch_size=64, log_every=3, checkpoint_every=3)
+config["train"].update(batch_size=64, log_every=3, checkpoint_every=3, sample_every=3, eval_every=3, eval_samples=200)
 config["method"]["lazy_reg"] = 2
 
 trainer = Trainer(config, out / "run")

@@ -1,4 +1,5 @@
 """Two CPU processes through `accelerate launch` (gloo): disjoint data, identical parameters."""
+import json
 import os
 import subprocess
 import sys
@@ -29,3 +30,8 @@ def test_two_processes_see_disjoint_data_and_end_identical(tmp_path):
     # training happened and both ranks contributed: the checkpoint holds one RNG state per process
     state = torch.load(tmp_path / "run" / "training-state.pt", weights_only=True)
     assert state["step"] == 6 and len(state["rng"]) == 2
+    # grids, scores and log rows come from the main process alone: once each
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [(r["step"], "eval/kl" in r) for r in rows] == [(3, False), (3, True), (6, False), (6, True)]
+    grids = sorted(p.name for p in (tmp_path / "run" / "samples").iterdir())
+    assert grids == ["step-00000003.png", "step-00000006.png"]

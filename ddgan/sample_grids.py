@@ -1,0 +1,77 @@
+"""Pictures of a fixed sample batch while training: an image grid, or a scatter over the true centres.
+
+The batch is drawn from one seeded generator each time (the same x_T and z at every step), so the
+frames in <run_dir>/samples/ show one set of samples evolving rather than new random draws.
+"""
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision.utils import make_grid, save_image
+
+from ddgan.datasets import toy
+
+GRID_IMAGES = 64            # 8 x 8 images up to 64 px; 4 x 4 above (a 256 px grid of 64 is ~6 MB a frame)
+GRID_IMAGES_LARGE = 16
+LEGIBLE_PIXELS = 64         # small images are upscaled (nearest) to at least this many pixels a side
+SCATTER_POINTS = 2000       # a 2-D frame needs many points to show where the mass is
+
+
+def grid_sample_count(data_shape):
+    if len(data_shape) != 3:
+        return SCATTER_POINTS
+    return GRID_IMAGES if max(data_shape[1:]) <= LEGIBLE_PIXELS else GRID_IMAGES_LARGE
+
+
+def known_modes(data_config):
+    """(centres, std) of toy data with known modes, in training units, else None."""
+    if data_config["dataset"] != "mixture25":
+        return None
+    scale = data_config.get("scale", toy.MIXTURE25_SCALE)
+    return toy.MIXTURE25_CENTRES / scale, toy.MIXTURE25_STD / scale
+
+
+def save_image_grid(x, path):
+    """Samples in [-1, 1], NCHW -> one PNG grid, square-ish, small images upscaled by an integer factor."""
+    factor = max(1, math.ceil(LEGIBLE_PIXELS / max(x.shape[-2:])))
+    x = (x.float().cpu().clamp(-1, 1) + 1) / 2
+    if factor > 1:
+        x = torch.nn.functional.interpolate(x, scale_factor=factor, mode="nearest")
+    nrow = math.ceil(math.sqrt(len(x)))
+    save_image(make_grid(x, nrow=nrow, padding=2, pad_value=0.5), path)
+
+
+def save_scatter(points, path, modes=None, title=None):
+    """2-D points as a scatter; known modes drawn beneath as red rings of 3 std (the high-quality region)."""
+    import matplotlib
+    matplotlib.use("Agg")            # no display on training machines
+    import matplotlib.pyplot as plt
+
+    points = np.asarray(points, dtype=np.float64)
+    figure, axes = plt.subplots(figsize=(4, 4), dpi=100)
+    if modes is not None:
+        centres, std = modes
+        for centre in centres:
+            axes.add_patch(plt.Circle(centre, 3 * std, fill=False, color="red", linewidth=0.8))
+        reach = 1.25 * np.abs(centres).max()
+        axes.set_xlim(-reach, reach)
+        axes.set_ylim(-reach, reach)
+    axes.scatter(points[:, 0], points[:, 1], s=2, alpha=0.4, color="black", linewidths=0)
+    axes.set_aspect("equal")
+    if title:
+        axes.set_title(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def save_sample_picture(x, path, data_config, title=None):
+    """An image grid for images (N, C, H, W), a scatter for 2-D points (N, 2)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if x.ndim == 4:
+        save_image_grid(x, path)
+    elif x.ndim == 2 and x.shape[1] == 2:
+        save_scatter(x.float().cpu().numpy(), path, known_modes(data_config), title)
+    else:
+        raise ValueError(f"no sample picture for samples of shape {tuple(x.shape)}: expected images or 2-D points")

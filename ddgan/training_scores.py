@@ -1,0 +1,111 @@
+"""The cheap score of the EMA network logged every train.eval_every steps, chosen by dataset.
+
+- 25-Gaussians: modes covered, high-quality fraction and KL (the demo's scoring rule); primary
+  eval/high_quality, higher is better (KL alone does not see blur: a uniform spread has KL near 0).
+- Stacked digits (8x8 demo digits, StackedMNIST): modes of 1000 and KL to uniform with a digit
+  classifier; primary eval/kl, lower is better.
+- Image datasets: FID on train.eval_samples samples (FID-N, not the paper's FID-50k) against the
+  training set's statistics, clean protocol, offline Inception; primary eval/fid<N>, lower is better.
+
+Every score draws its samples from one fixed generator seed, so scores at two steps differ by the
+network, not by the draw.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ddgan.config import ConfigError
+
+DIGIT_DATASETS = ("stacked_digits", "stackedmnist")
+DEMO_CLASSIFIER = {"epochs": 40, "batch_size": 64}    # as the demo trains its classifier for the 8x8 digits
+
+
+@dataclass
+class PeriodicScore:
+    """score(samples in [-1, 1]) -> {"eval/...": value}; `primary` names the value snapshot-best.pt keeps."""
+    description: str
+    primary: str
+    lower_is_better: bool
+    score: Callable[[torch.Tensor], dict]
+
+    def better(self, value, best):
+        return best is None or (value < best if self.lower_is_better else value > best)
+
+
+def mixture25_score(n):
+    from ddgan.demo.scoring import score_mixture25   # the demo's rule, in one place
+
+    def score(samples):
+        return {f"eval/{k}": v for k, v in score_mixture25(samples.cpu().numpy()).items()}
+
+    return PeriodicScore(f"modes / high-quality / KL of {n} samples (25-Gaussians)", "eval/high_quality", False, score)
+
+
+def digit_classifier_for(data_config, given, run_dir, device):
+    """The given classifier; for the 8x8 demo digits one trained once per run (seconds) and kept in the run."""
+    from ddgan.metrics.digit_classifier import load_digit_classifier, save_digit_classifier, train_digit_classifier
+    if given is not None:
+        return load_digit_classifier(given, device)
+    if data_config["dataset"] != "stacked_digits":
+        raise ConfigError(f"train.eval_every on {data_config['dataset']!r} counts modes with a digit classifier: "
+                          "set train.eval_classifier=PATH (train one with python -m ddgan.metrics.digit_classifier)")
+    path = Path(run_dir) / "eval" / "digit_classifier.pt"
+    if not path.is_file():
+        from ddgan.datasets.toy import digits_split
+        with torch.random.fork_rng(devices=[]):       # training draws must not shift the run's RNG
+            classifier = train_digit_classifier(*digits_split(), **DEMO_CLASSIFIER)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_digit_classifier(classifier, path)
+    return load_digit_classifier(path, device)
+
+
+def digits_score(n, classifier):
+    from ddgan.metrics.images import to_uint8
+    from ddgan.metrics.mode_coverage import classify_stacked_digits, mode_coverage, modes_of_labels
+
+    def score(samples):
+        labels, _ = classify_stacked_digits([to_uint8(samples)], classifier, total=1)
+        modes, kl = mode_coverage(modes_of_labels(labels))
+        return {"eval/modes": modes, "eval/kl": kl}
+
+    return PeriodicScore(f"modes / KL of {n} samples ({classifier.description})", "eval/kl", True, score)
+
+
+def fid_score(n, dataset, training_images, device, cache_dir, batch_size):
+    """FID-n against the training set; its statistics are computed once and cached (shared with `ddgan eval`)."""
+    from ddgan.metrics import fid
+    from ddgan.metrics.images import to_uint8
+    from ddgan.metrics.inception import load_fid_extractor
+    extractor = load_fid_extractor("clean", "offline", device)
+    mu_r, sigma_r, _ = fid.reference_statistics(dataset, "clean", extractor, training_images, cache_dir, batch_size,
+                                                device=device)
+
+    def score(samples):
+        batches = [to_uint8(samples[i:i + batch_size]) for i in range(0, len(samples), batch_size)]
+        features = fid.array_features(batches, "clean", extractor, device, total=len(batches))
+        return {f"eval/fid{n}": fid.frechet_distance(*fid.feature_statistics(features), mu_r, sigma_r)}
+
+    return PeriodicScore(f"FID-{n} (clean protocol, offline Inception) against the training set",
+                         f"eval/fid{n}", True, score)
+
+
+def build_periodic_score(config, training_array, run_dir, device, cache_dir=None, batch_size=100):
+    """The PeriodicScore for this run's dataset; raises ConfigError when none applies or it cannot be set up."""
+    from ddgan.metrics.errors import MetricsError, WeightsUnavailableError
+    data, n = config["data"], config["train"]["eval_samples"]
+    try:
+        if data["dataset"] == "mixture25":
+            return mixture25_score(n)
+        if data["dataset"] in DIGIT_DATASETS:
+            classifier = digit_classifier_for(data, config["train"]["eval_classifier"], run_dir, device)
+            return digits_score(n, classifier)
+        if training_array.dtype == np.uint8 and len(data["shape"]) == 3:
+            from ddgan.metrics.reference import DEFAULT_CACHE_DIR
+            return fid_score(n, data["dataset"], training_array, device, cache_dir or DEFAULT_CACHE_DIR, batch_size)
+    except (MetricsError, WeightsUnavailableError) as error:   # one line at start-up, as other config errors
+        raise ConfigError(f"train.eval_every: {error}") from error
+    raise ConfigError(f"train.eval_every: no periodic score for dataset {data['dataset']!r} (scores exist for "
+                      f"mixture25, {', '.join(DIGIT_DATASETS)} and prepared image datasets); set train.eval_every=null")
