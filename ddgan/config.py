@@ -43,10 +43,10 @@ def validate(config):
     missing = [s for s in SECTIONS if s not in config]
     if missing:
         raise ConfigError(f"config is missing section(s) {missing}; a complete config has {list(SECTIONS)}")
-    from ddgan.methods import METHODS
+    from ddgan import registry
     name = config["method"].get("name")
-    if name not in METHODS:
-        raise ConfigError(f"unknown method {name!r}; known methods: {', '.join(sorted(METHODS))}")
+    if name not in registry.METHODS:
+        raise ConfigError(f"unknown method {name!r}; known methods: {', '.join(sorted(registry.METHODS.names()))}")
     steps = config["method"].get("num_timesteps")
     if steps is not None and (not isinstance(steps, int) or steps < 1):
         raise ConfigError(f"method.num_timesteps must be an integer >= 1, got {steps!r}")

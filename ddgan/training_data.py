@@ -8,19 +8,16 @@ exactly the batches an uninterrupted run would.
 import numpy as np
 import torch
 
+from ddgan import registry
 from ddgan.config import ConfigError
-from ddgan.datasets import toy
-
-TOY_DATASETS = ("mixture25", "stacked_digits")
 
 
 def load_training_array(data_config):
-    """The training set as an array: float32 in [-1, 1] (toy data) or uint8 NHWC (prepared images)."""
+    """The training set as an array: float32 in [-1, 1] (a registered in-memory dataset, e.g. the toy
+    data) or uint8 NHWC (a prepared image dataset)."""
     name = data_config["dataset"]
-    if name == "mixture25":
-        return toy.mixture25(data_config.get("size", 100_000), data_config.get("seed", 0))[0]
-    if name == "stacked_digits":
-        return toy.stacked_digits(data_config.get("size", 60_000), data_config.get("seed", 0))[0]
+    if name in registry.DATASETS:
+        return registry.DATASETS.get(name)(data_config)
     from ddgan.datasets import open_prepared
     return open_prepared(name, data_config.get("root"), split=data_config.get("split", "train")).images
 
