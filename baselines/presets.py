@@ -147,12 +147,9 @@ def demo_config(method, dataset, steps, latent_model="ddpm"):
 
 # ------------------------------------------------------------------ CIFAR-10
 
-# Optimiser features these papers use that the shared trainer does not have yet; the configs name
-# them under `optim` so a trainer that implements them applies them:
-#   warmup_steps   linear learning-rate warm-up from 0 (DDPM: 5000, VDM: 100)
-#   grad_clip      clip the global gradient norm (DDPM: 1.0)
-#   weight_decay   decoupled weight decay, i.e. AdamW (VDM: 0.01)
-TRAINER_FEATURES_NEEDED = ("warmup_steps", "grad_clip", "weight_decay")
+# The papers' optimiser settings are the shared trainer's `optim` options (ddgan/trainer.py):
+# warmup_steps (linear learning-rate warm-up; DDPM 5000, VDM 100), grad_clip (global gradient norm;
+# DDPM 1.0) and weight_decay (decoupled, i.e. AdamW; VDM 0.01).
 
 CIFAR10_DATA = {"dataset": "cifar10", "root": None, "split": "train", "hflip": True, "shape": [3, 32, 32]}
 CIFAR10_TRAIN = {"batch_size": 128, "seed": 0, "log_every": 100, "checkpoint_every": 5000,

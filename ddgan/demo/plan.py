@@ -31,7 +31,7 @@ DIGITS_NETWORK = {"width": 32, "batch_size": 64}   # as the baselines' digit net
 
 
 @dataclass
-class Evaluation:
+class DemoEvaluation:
     label: str            # the row's method name in tables and figures
     sample_options: dict  # keyword arguments of method.sample
     n_samples: int
@@ -59,7 +59,7 @@ def ddgan_runs(dataset, steps, n_samples):
             config = mixture25_ddgan(num_timesteps=T, steps=steps)
         else:
             config = stacked_digits_ddgan(num_timesteps=T, steps=steps, **DIGITS_NETWORK)
-        runs.append(DemoRun(dataset, f"ddgan-T{T}", config, [Evaluation(f"DDGAN T={T}", {}, n_samples, T, T)]))
+        runs.append(DemoRun(dataset, f"ddgan-T{T}", config, [DemoEvaluation(f"DDGAN T={T}", {}, n_samples, T, T)]))
     return runs
 
 
@@ -70,7 +70,7 @@ def gaussian_denoiser_run(dataset, steps, n_samples):
     config["method"].update(num_timesteps=4, schedule="ddgan_vp", beta_min=0.1, beta_max=20.0)
     for key in ("beta_start", "beta_end"):
         config["method"].pop(key, None)
-    return DemoRun(dataset, "gaussian-T4", config, [Evaluation("Gaussian denoiser T=4", {}, n_samples, 4, 4)])
+    return DemoRun(dataset, "gaussian-T4", config, [DemoEvaluation("Gaussian denoiser T=4", {}, n_samples, 4, 4)])
 
 
 def baseline_runs(dataset, profile, samples):
@@ -87,7 +87,7 @@ def baseline_runs(dataset, profile, samples):
             nfe = 1 if method == "vae" else steps
             slow = dataset == "stacked_digits" and steps >= 1000
             n = samples["slow_digits"] if slow else samples["default"]
-            evaluations.append(Evaluation(label, options, n, nfe, T))
+            evaluations.append(DemoEvaluation(label, options, n, nfe, T))
         runs.append(DemoRun(dataset, method, config, evaluations))
     return runs
 
