@@ -10,7 +10,6 @@ import json
 
 from ddgan.config import ConfigError
 
-DEMO_METHODS = ("ddpm", "vae", "ldm", "vdm")
 DEMO_DATASETS = ("mixture25", "stacked_digits")
 
 # Training steps per profile, dataset and method ("quick": the default `make demo`). Measured on the
@@ -36,6 +35,8 @@ DEMO_SAMPLING = {
     "ldm": {"Latent diffusion 100 steps": {"steps": 100}},
     "vdm": {"VDM 1000 steps": {"steps": 1000}},
 }
+
+DEMO_METHODS = tuple(DEMO_SAMPLING)
 
 DATA = {
     "mixture25": {"dataset": "mixture25", "size": 100_000, "seed": 0, "shape": [2]},

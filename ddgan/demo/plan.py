@@ -8,11 +8,12 @@ width 32 on digits), the same data and the same trainer.
 """
 from dataclasses import dataclass, field
 
-from baselines.presets import DEMO_SAMPLING, DEMO_STEPS, demo_config
+from baselines.presets import DEMO_DATASETS, DEMO_METHODS, DEMO_SAMPLING, DEMO_STEPS, demo_config
+from ddgan.methods import build_method
 from ddgan.presets import mixture25_ddgan, stacked_digits_ddgan
 
-DATASETS = ("mixture25", "stacked_digits")
-BASELINES = ("ddpm", "vae", "ldm", "vdm")
+DATASETS = DEMO_DATASETS
+BASELINES = DEMO_METHODS
 
 # training steps of DDGAN and of the Gaussian denoiser, per profile and dataset
 STEPS = {
@@ -82,10 +83,10 @@ def baseline_runs(dataset, profile, samples):
         options_by_label = dict(DEMO_SAMPLING[method])
         if method == "ddpm":   # the paper's point: the same DDPM at 4 ancestral steps
             options_by_label = {"DDPM 4 steps": {"steps": 4}, **options_by_label}
+        sampler = build_method(config, sampling_only=True)      # the method answers its NFE
         for label, options in options_by_label.items():
-            steps = options.get("steps", 1) if method != "vae" else 0
-            nfe = 1 if method == "vae" else steps
-            slow = dataset == "stacked_digits" and steps >= 1000
+            nfe = sampler.nfe(**options)
+            slow = dataset == "stacked_digits" and nfe >= 1000
             n = samples["slow_digits"] if slow else samples["default"]
             evaluations.append(DemoEvaluation(label, options, n, nfe, T))
         runs.append(DemoRun(dataset, method, config, evaluations))
