@@ -8,18 +8,18 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("ddgan", "baselines", "reproduce")
 
-# Lowest first; a module may import its own layer and the layers below. The first matching prefix
-# decides a module's layer, so the list is read top to bottom within a layer.
+# Lowest first; a module may import its own layer and the layers below. An entry ending in "." holds
+# every module below that package; any other entry is one module (a package's __init__ by its name).
 LAYERS = [
     ("framework", ("ddgan.registry", "ddgan.catalog", "ddgan.provenance", "ddgan.config", "ddgan.gaussian",
                    "ddgan.methods", "ddgan.nets", "ddgan.sampler", "ddgan.ema", "ddgan.checkpoint", "ddgan.trainer",
-                   "ddgan.training_data", "ddgan.datasets", "ddgan.metrics")),
+                   "ddgan.training_data", "ddgan.datasets", "ddgan.datasets.", "ddgan.metrics", "ddgan.metrics.")),
     ("networks", ("ddgan.nets.",)),
     ("ddgan method", ("ddgan.diffusion", "ddgan.losses", "ddgan.denoising_gan", "ddgan.official", "ddgan.presets")),
-    ("baselines", ("baselines",)),
-    ("applications", ("ddgan.sampling", "ddgan.evaluate", "ddgan.sample_cli", "ddgan.cli", "ddgan.demo",
-                      "ddgan.__main__", "ddgan")),
-    ("reproduce", ("reproduce",)),
+    ("baselines", ("baselines", "baselines.")),
+    ("applications", ("ddgan.sampling", "ddgan.evaluate", "ddgan.sample_cli", "ddgan.cli", "ddgan.__main__",
+                      "ddgan.demo", "ddgan.demo.", "ddgan")),
+    ("reproduce", ("reproduce", "reproduce.")),
 ]
 
 # Upward imports that remain until the framework moves into its own sub-package (issue 11). This list
@@ -87,15 +87,16 @@ GRAPH = {name: imports_of(name, path) for name, path in MODULES.items()}
 
 
 def layer_of(name):
-    for index, (_, prefixes) in enumerate(LAYERS):
-        if any(name == p or name.startswith(p if p.endswith(".") else p + ".") for p in prefixes):
-            return index
-    raise AssertionError(f"{name} is in no layer: add it to LAYERS in tests/test_import_layers.py")
+    found = [index for index, (_, entries) in enumerate(LAYERS)
+             if any(name.startswith(e) if e.endswith(".") else name == e for e in entries)]
+    assert len(found) == 1, f"{name} is in {len(found)} layers: give it one in LAYERS (tests/test_import_layers.py)"
+    return found[0]
 
 
 def test_every_module_has_a_layer_and_the_graph_sees_nested_imports():
     for name in MODULES:
         layer_of(name)
+    assert LAYERS[layer_of("ddgan.nets.small")][0] == "networks" and LAYERS[layer_of("ddgan.nets")][0] == "framework"
     # imports inside functions count: ddgan.config imports the registry inside validate()
     assert "ddgan.registry" in GRAPH["ddgan.config"]
     assert {"ddgan.catalog", "baselines.catalog"} <= GRAPH["ddgan.registry"]
