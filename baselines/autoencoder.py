@@ -152,3 +152,13 @@ def elbo_terms(encoder, decoder, x, log_scale=None):
     log_scale = optimal_log_scale(x, x_mean) if log_scale is None else log_scale
     reconstruction = -gaussian_log_likelihood(x, x_mean, log_scale)
     return reconstruction, gaussian_kl_to_standard(mean, log_variance)
+
+
+def autoencoder_loss(encoder, decoder, x, kl_weight=1.0):
+    """The training loss of the VAE and of latent diffusion's autoencoder: (-E_q[log p(x | z)] +
+    kl_weight KL) per data dimension, averaged over the batch; and the two unweighted terms per
+    data dimension (detached), for the log."""
+    reconstruction, kl = elbo_terms(encoder, decoder, x)
+    data_dim = math.prod(x.shape[1:])
+    loss = (reconstruction + kl_weight * kl).mean() / data_dim
+    return loss, reconstruction.mean().detach() / data_dim, kl.mean().detach() / data_dim

@@ -9,8 +9,11 @@ x_t to x_prev along a sub-sequence of steps is eq. 12 of the paper:
 
 eta = 0 is the deterministic DDIM sampler, eta = 1 has DDPM's posterior variance. The last step
 goes to a_prev = 1 (x_prev = x0_hat), as the DDIM code and diffusers' set_alpha_to_one=True do.
+x_t is the noisy variable whose alpha-bar is a_t (x_{t+1} with abar[t] in ddgan/gaussian.py's indices).
 """
 import torch
+
+from ddgan.gaussian import x0_from_eps
 
 
 def ddim_sigma(abar_t, abar_prev, eta):
@@ -21,7 +24,7 @@ def ddim_sigma(abar_t, abar_prev, eta):
 def ddim_step(x_t, eps, abar_t, abar_prev, eta=0.0, noise=None, clip_x0=False):
     """One step of eq. 12. `noise` is required when eta > 0; x0_hat is clamped to [-1, 1] if clip_x0
     (the direction term keeps the network's eps, as diffusers does by default)."""
-    x0_hat = (x_t - torch.sqrt(1.0 - abar_t) * eps) / torch.sqrt(abar_t)
+    x0_hat = x0_from_eps(x_t, abar_t, eps)
     if clip_x0:
         x0_hat = x0_hat.clamp(-1.0, 1.0)
     sigma = ddim_sigma(abar_t, abar_prev, eta)

@@ -1,6 +1,7 @@
 """A discrete-time Gaussian diffusion with an eps-prediction network (Ho et al. 2020), shared by the
-DDPM baseline and the denoiser of latent diffusion: the forward process q(x_t | x_0), the training
-loss L_simple, and two samplers of the same trained network:
+DDPM baseline and the denoiser of latent diffusion: the training loss L_simple and two samplers of
+the same trained network, over the shared Gaussian math and index convention of ddgan/gaussian.py
+(abar[t] is the marginal of x_{t+1}; the network denoising x_{t+1} is given t):
 - "ancestral": DDPM's Algorithm 2, p(x_prev | x_t) = q(x_prev | x_t, x0_hat) with a fixed variance
   ("small": the posterior variance beta-tilde, "large": beta), on all T steps or a sub-sequence
   whose betas are recomputed from alpha-bar (respacing, Nichol & Dhariwal 2021);
@@ -14,7 +15,8 @@ from torch import nn
 
 from baselines.ddim import ddim_step
 from baselines.schedules import ScheduleError, spaced_timesteps
-from ddgan.diffusion import batch_view, posterior_coefficients
+from ddgan.gaussian import (alpha_bars, batch_view, betas_from_alpha_bars, diffuse, posterior_coefficients,
+                            posterior_mean, posterior_std, previous_alpha_bars, x0_from_eps)
 from ddgan.sampler import run_reverse_chain
 
 SAMPLERS = ("ancestral", "ddim")
@@ -29,33 +31,24 @@ class GaussianDiffusion(nn.Module):
         super().__init__()
         betas = betas.double()
         self.num_timesteps = len(betas)
-        self.alphas_cumprod64 = torch.cumprod(1.0 - betas, 0)     # stays on the CPU in float64
+        self.alphas_cumprod64 = alpha_bars(betas)     # stays on the CPU in float64
         self.register_buffer("betas", betas.float(), persistent=False)
         self.register_buffer("alphas_cumprod", self.alphas_cumprod64.float(), persistent=False)
 
-    def q_sample(self, x_0, t, noise):
-        """x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps (DDPM eq. 4)."""
-        abar = batch_view(self.alphas_cumprod[t], x_0)
-        return abar.sqrt() * x_0 + (1.0 - abar).sqrt() * noise
-
     def loss(self, net, x_0):
-        """L_simple = E_{t, x_0, eps} ||eps - eps_theta(x_t, t)||^2 (DDPM eq. 14), mean over dimensions."""
+        """L_simple = E_{t, x_0, eps} ||eps - eps_theta(x_{t+1}, t)||^2 (DDPM eq. 14), mean over dimensions,
+        with x_{t+1} = sqrt(abar[t]) x_0 + sqrt(1 - abar[t]) eps (DDPM eq. 4)."""
         t = torch.randint(0, self.num_timesteps, (len(x_0),), device=x_0.device)
         noise = torch.randn_like(x_0)
-        return F.mse_loss(net(self.q_sample(x_0, t, noise), t), noise)
-
-    def x0_from_eps(self, x_t, t, eps):
-        abar = batch_view(self.alphas_cumprod[t], x_t)
-        return (x_t - (1.0 - abar).sqrt() * eps) / abar.sqrt()
+        abar = batch_view(self.alphas_cumprod[t], x_0)
+        x_tp1 = diffuse(x_0, abar.sqrt(), (1.0 - abar).sqrt(), noise)
+        return F.mse_loss(net(x_tp1, t), noise)
 
     def respaced_posterior(self, timesteps, variance="small"):
-        """Coefficients of q(x_prev | x_t, x_0) for the chain visiting only `timesteps` (float64).
-
-        Entry i belongs to the step from timesteps[i] to timesteps[i-1] (to the data for i = 0).
+        """Posterior coefficients (float64) of the chain visiting only `timesteps`: entry i belongs to
+        the step out of the noisy variable of timesteps[i] into that of timesteps[i-1] (the data for i = 0).
         """
-        abar = self.alphas_cumprod64[timesteps]
-        abar_prev = torch.cat([abar.new_ones(1), abar[:-1]])
-        betas = 1.0 - abar / abar_prev
+        betas = betas_from_alpha_bars(self.alphas_cumprod64[timesteps])
         coefficients = posterior_coefficients(betas)
         if variance == "large":
             # sigma^2 = beta; DDPM's code uses the posterior variance for the first step (its log is finite)
@@ -86,25 +79,25 @@ class GaussianDiffusion(nn.Module):
             coefficients = {k: v.to(x_T.device, torch.float32)
                             for k, v in self.respaced_posterior(timesteps, variance).items()}
 
-            def reverse_step(x_t, t):
+            def reverse_step(x, t):
                 i = position[int(t[0])]
-                x0_hat = self.x0_from_eps(x_t, t, net(x_t, t))
+                x0_hat = x0_from_eps(x, batch_view(self.alphas_cumprod[t], x), net(x, t))
                 if clip_x0:
                     x0_hat = x0_hat.clamp(-1.0, 1.0)
-                mean = coefficients["posterior_mean_coef1"][i] * x0_hat + coefficients["posterior_mean_coef2"][i] * x_t
+                mean = posterior_mean(coefficients["posterior_mean_coef1"][i], coefficients["posterior_mean_coef2"][i],
+                                      x0_hat, x)
                 if i == 0:
                     return mean
-                return mean + torch.exp(0.5 * coefficients["posterior_log_variance_clipped"][i]) * randn(x_t)
+                return mean + posterior_std(coefficients["posterior_log_variance_clipped"][i]) * randn(x)
         else:
             abar = self.alphas_cumprod64[timesteps]
-            abar_prev = torch.cat([abar.new_ones(1), abar[:-1]])
-            abar, abar_prev = abar.to(x_T.device, torch.float32), abar_prev.to(x_T.device, torch.float32)
+            abar, abar_prev = abar.to(x_T.device, torch.float32), previous_alpha_bars(abar).to(x_T.device, torch.float32)
 
-            def reverse_step(x_t, t):
+            def reverse_step(x, t):
                 i = position[int(t[0])]
-                eps = net(x_t, t)
-                noise = randn(x_t) if eta > 0 else None
-                return ddim_step(x_t, eps, abar[i], abar_prev[i], eta, noise, clip_x0)
+                eps = net(x, t)
+                noise = randn(x) if eta > 0 else None
+                return ddim_step(x, eps, abar[i], abar_prev[i], eta, noise, clip_x0)
 
         return run_reverse_chain(reverse_step, x_T, timesteps.flip(0).tolist())
 

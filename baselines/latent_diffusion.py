@@ -16,21 +16,21 @@ sampling needs. The EMA of the decoder follows the trained decoder during stage 
 the frozen one during stage 2 (at rate ema_decay per step).
 
 Sampling: the denoiser's DDPM or DDIM sampler (the same options as baselines/ddpm.py: sampler, steps,
-eta, spacing, ...) in latent space, then one decoder pass: NFE = steps + 1.
+eta, spacing, ...) in latent space, then one decoder pass. NFE counts the denoiser's evaluations
+(the visited steps), as LSGM counts its score model; the one decoder pass is not counted.
 
 `latent_model: "ddgan"` trains a denoising diffusion GAN on the latents instead (the DDGAN method's
 own training step, options under `method.ddgan`: num_timesteps, nz, r1_gamma, lazy_reg, ...); it
 needs a third network `discriminator` (on latents) and the optimisers "generator" and
-"discriminator"; NFE = T + 1.
+"discriminator"; NFE = T.
 """
 import dataclasses
-import math
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from baselines.autoencoder import elbo_terms, sample_posterior
+from baselines.autoencoder import autoencoder_loss, sample_posterior
 from baselines.ddpm import GAUSSIAN_DIFFUSION_OPTIONS
 from baselines.gaussian_diffusion import GaussianDiffusion, resolve_sampling_options
 from baselines.schedules import training_betas
@@ -91,7 +91,6 @@ class LatentDiffusion(Method):
                              f"{sorted(expected)} (generator: arch latent_generator), got {sorted(self.networks)}")
         self.autoencoder_steps = self.options["autoencoder_steps"]
         self.kl_weight = self.options["kl_weight"]
-        self.data_dim = math.prod(self.data_shape)
         if self.latent_model == "ddpm":
             self.diffusion = GaussianDiffusion(training_betas(self.options))
             self.sampling_options()
@@ -132,10 +131,9 @@ class LatentDiffusion(Method):
         return self.denoiser_step(x_0, step, update)
 
     def autoencoder_step(self, x_0, update):
-        reconstruction, kl = elbo_terms(self.networks["encoder"], self.networks["generator"].decoder, x_0)
-        loss = (reconstruction + self.kl_weight * kl).mean() / self.data_dim
+        loss, _, kl = autoencoder_loss(self.networks["encoder"], self.networks["generator"].decoder, x_0, self.kl_weight)
         update("autoencoder", loss)
-        return {"loss_autoencoder": loss.detach(), "kl": kl.mean().detach() / self.data_dim}
+        return {"loss_autoencoder": loss.detach(), "kl": kl}
 
     @torch.no_grad()
     def latents(self, x_0):
@@ -187,7 +185,7 @@ class LatentDiffusion(Method):
             return f"Latent DDGAN T={self.latent_gan.num_timesteps}"
         resolved = self.sampling_options()
         sampler = "DDPM" if resolved["sampler"] == "ancestral" else f"DDIM eta={resolved['eta']:g}"
-        return f"Latent diffusion ({sampler}, {self.nfe() - 1} steps)"
+        return f"Latent diffusion ({sampler}, {self.nfe()} steps)"
 
 
 def latent_std(z):

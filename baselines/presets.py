@@ -10,7 +10,6 @@ import json
 
 from ddgan.config import ConfigError
 
-DEMO_METHODS = ("ddpm", "vae", "ldm", "vdm")
 DEMO_DATASETS = ("mixture25", "stacked_digits")
 
 # Training steps per profile, dataset and method ("quick": the default `make demo`). Measured on the
@@ -36,6 +35,8 @@ DEMO_SAMPLING = {
     "ldm": {"Latent diffusion 100 steps": {"steps": 100}},
     "vdm": {"VDM 1000 steps": {"steps": 1000}},
 }
+
+DEMO_METHODS = tuple(DEMO_SAMPLING)
 
 DATA = {
     "mixture25": {"dataset": "mixture25", "size": 100_000, "seed": 0, "shape": [2]},
@@ -147,12 +148,9 @@ def demo_config(method, dataset, steps, latent_model="ddpm"):
 
 # ------------------------------------------------------------------ CIFAR-10
 
-# Optimiser features these papers use that the shared trainer does not have yet; the configs name
-# them under `optim` so a trainer that implements them applies them:
-#   warmup_steps   linear learning-rate warm-up from 0 (DDPM: 5000, VDM: 100)
-#   grad_clip      clip the global gradient norm (DDPM: 1.0)
-#   weight_decay   decoupled weight decay, i.e. AdamW (VDM: 0.01)
-TRAINER_FEATURES_NEEDED = ("warmup_steps", "grad_clip", "weight_decay")
+# The papers' optimiser settings are the shared trainer's `optim` options (ddgan/trainer.py):
+# warmup_steps (linear learning-rate warm-up; DDPM 5000, VDM 100), grad_clip (global gradient norm;
+# DDPM 1.0) and weight_decay (decoupled, i.e. AdamW; VDM 0.01).
 
 CIFAR10_DATA = {"dataset": "cifar10", "root": None, "split": "train", "hflip": True, "shape": [3, 32, 32]}
 CIFAR10_TRAIN = {"batch_size": 128, "seed": 0, "log_every": 100, "checkpoint_every": 5000,

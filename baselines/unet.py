@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ddgan.nets.small import sinusoidal_embedding
+from ddgan.nets.layers import sinusoidal_embedding
 
 
 def initialise(layer, scale=1.0):
@@ -145,7 +145,7 @@ class DDPMUNet(nn.Module):
     def forward(self, x, t, z=None):
         if t.dim() == 0:
             t = t.expand(len(x))
-        t_emb = self.time(sinusoidal_embedding(t, self.ch))
+        t_emb = self.time(sinusoidal_embedding(t, self.ch, frequency_rounding="scaled_index"))
         skips = [self.input_conv(x)]
         for blocks in self.down:
             skips.append(self.apply(blocks, skips[-1], t_emb))

@@ -13,11 +13,9 @@ choice: adding the likelihood's noise only adds pixel noise), hence blurry but s
 Networks: `encoder` (conv_encoder / mlp_encoder) and `decoder` (conv_decoder / mlp_decoder), trained
 together by the optimiser "vae"; the decoder is the sampling network (its EMA is the snapshot).
 """
-import math
-
 import torch
 
-from baselines.autoencoder import elbo_terms
+from baselines.autoencoder import autoencoder_loss
 from ddgan.methods import Method
 from ddgan.options import Option
 
@@ -33,22 +31,17 @@ class VAE(Method):
         super().__init__(config, sampling_only)
         if not sampling_only and set(self.networks) != {"encoder", "decoder"}:
             raise ValueError(f"the VAE needs networks 'encoder' and 'decoder', got {sorted(self.networks)}")
-        self.data_dim = math.prod(self.data_shape)
         self.kl_weight = self.options["kl_weight"]
         self.kl_warmup_steps = self.options["kl_warmup_steps"]
 
     def optimizer_groups(self):
         return {"vae": ["encoder", "decoder"]}
 
-    def negative_elbo(self, x, encoder=None, decoder=None):
-        """Per-example (reconstruction, kl) terms of the negative ELBO in nats."""
-        return elbo_terms(encoder or self.networks["encoder"], decoder or self.networks["decoder"], x)
-
     def training_step(self, x_0, step, update):
-        reconstruction, kl = self.negative_elbo(x_0)
         warmup = min(1.0, (step + 1) / self.kl_warmup_steps) if self.kl_warmup_steps else 1.0
-        update("vae", (reconstruction + warmup * self.kl_weight * kl).mean() / self.data_dim)
-        reconstruction, kl = reconstruction.mean().detach() / self.data_dim, kl.mean().detach() / self.data_dim
+        loss, reconstruction, kl = autoencoder_loss(self.networks["encoder"], self.networks["decoder"], x_0,
+                                                    warmup * self.kl_weight)
+        update("vae", loss)
         return {"loss": reconstruction + kl, "reconstruction": reconstruction, "kl": kl}
 
     @torch.no_grad()

@@ -28,7 +28,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ddgan.diffusion import batch_view
+from ddgan.gaussian import batch_view, diffuse
 from ddgan.methods import Method
 from ddgan.options import Option
 from ddgan.sampler import run_reverse_chain
@@ -105,7 +105,7 @@ class VDM(Method):
         t = self.times(len(x), x.device) if t is None else t
         gamma_t = model.gamma(t)
         eps = torch.randn_like(f)
-        z_t = batch_view(torch.sigmoid(-gamma_t).sqrt(), f) * f + batch_view(torch.sigmoid(gamma_t).sqrt(), f) * eps
+        z_t = diffuse(f, batch_view(torch.sigmoid(-gamma_t).sqrt(), f), batch_view(torch.sigmoid(gamma_t).sqrt(), f), eps)
         squared_error = ((eps - model.eps(z_t, gamma_t)) ** 2).flatten(1).sum(1)
         diffusion = 0.5 * model.gamma_derivative(t) * squared_error
         return {"reconstruction": reconstruction, "prior": prior, "diffusion": diffusion}

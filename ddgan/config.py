@@ -82,11 +82,13 @@ def validate(config):
     for section in SECTIONS:
         if not isinstance(config[section], dict):
             raise ConfigError(f"config section {section} must be a mapping, got {config[section]!r}")
-    from ddgan.methods import METHODS, method_class
+    from ddgan import registry
+    from ddgan.methods import method_class
     name = config["method"].get("name")
-    if name not in METHODS:
-        raise ConfigError(f"unknown method {name!r}; {suggestion(str(name), list(METHODS))}"
-                          f"known methods: {', '.join(sorted(METHODS))}")
+    if name not in registry.METHODS:
+        known = registry.METHODS.names()
+        raise ConfigError(f"unknown method {name!r}; {suggestion(str(name), list(known))}"
+                          f"known methods: {', '.join(sorted(known))}")
     out = {}
     if "name" in config:
         if not isinstance(config["name"], str):

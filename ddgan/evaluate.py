@@ -13,20 +13,18 @@ seconds for one batch of 100). Paper tables use 50,000 samples (26,000 for modes
 refused unless allowed explicitly.
 """
 import argparse
-import hashlib
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from ddgan import registry
 from ddgan.metrics import fid as fid_metric
 from ddgan.metrics.digit_classifier import load_digit_classifier
 from ddgan.metrics.errors import MetricsError, WeightsUnavailableError
@@ -36,10 +34,10 @@ from ddgan.metrics.inception_score import class_probabilities, inception_score
 from ddgan.metrics.mode_coverage import MODE_SAMPLES, classify_stacked_digits, mode_coverage, modes_of_labels
 from ddgan.metrics.precision_recall import load_vgg16_fc, precision_recall, vgg16_features
 from ddgan.metrics.reference import DEFAULT_CACHE_DIR, Reference, cached_or_computed, load_reference
-from ddgan.metrics.timing import count_nfe, device_name, time_sampling
+from ddgan.metrics.timing import count_nfe, time_sampling
+from ddgan.provenance import device_name, file_sha256, git_commit, now
 
 METRICS = ("fid", "is", "pr", "modes", "time")
-METHODS = ("ddgan", "ddpm", "ddim", "vae", "ldm", "vdm", "official")
 PR_FEATURES = ("vgg16", "classifier", "raw")
 PAPER_SAMPLES = 50_000
 TIME_BATCH = 100
@@ -84,24 +82,6 @@ def pr_feature_space(pr_features, dataset: str, points: bool) -> str:
     if (pr_features == "raw") != points:
         raise MetricsError("raw-coordinate precision/recall goes with reference points (n, D), and only it does")
     return pr_features
-
-
-def sha256_of_file(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def package_commit() -> str | None:
-    """git HEAD of the checkout holding this package, or None outside a git checkout."""
-    try:
-        result = subprocess.run(["git", "-C", str(Path(__file__).parent), "rev-parse", "HEAD"],
-                                capture_output=True, text=True)
-    except OSError:
-        return None
-    return result.stdout.strip() if result.returncode == 0 else None
 
 
 @dataclass
@@ -188,8 +168,8 @@ def evaluate(samples, *, dataset: str, metrics=("fid",), protocols=("clean",), n
     """
     metrics = parse_list(metrics, METRICS, "metric")
     protocols = parse_list(protocols, fid_metric.PROTOCOLS, "FID protocol") if "fid" in metrics else [None]
-    if method not in METHODS:
-        raise MetricsError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    if method not in registry.result_methods():
+        raise MetricsError(f"unknown method {method!r}; choose from {', '.join(registry.result_methods())}")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     from_callable = callable(samples)
     if "time" in metrics and not from_callable:
@@ -276,10 +256,10 @@ def write_records(values: dict, fids: dict, protocols, weights: dict, reference_
     """One record per FID protocol (one with protocol null without FID), appended as JSON lines."""
     base = {"method": method, "variant": variant, "dataset": dataset, "config": config,
             "checkpoint": str(checkpoint) if checkpoint is not None else None,
-            "checkpoint_sha256": sha256_of_file(checkpoint) if checkpoint is not None else None,
-            "commit": package_commit(), "feature_weights": weights, "reference": reference_info,
+            "checkpoint_sha256": file_sha256(checkpoint) if checkpoint is not None else None,
+            "commit": git_commit(), "feature_weights": weights, "reference": reference_info,
             "n_samples": n_done, "device": device_name(device),
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "date": now()}
     records = [dict(base, protocol=protocol, metrics=dict(values, **({"fid": fids[protocol]} if protocol else {})))
                for protocol in protocols]
     results_file = Path(results_file or Path("results") / dataset / "metrics.jsonl")
@@ -312,7 +292,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vgg-weights", help="VGG-16 state dict for precision/recall (default: torchvision's)")
     parser.add_argument("--pr-features", choices=PR_FEATURES, help="feature space of precision/recall")
     parser.add_argument("--digit-classifier", help="saved digit classifier for modes / digit features")
-    parser.add_argument("--method", default="ddgan", choices=METHODS)
+    parser.add_argument("--method", default="ddgan", choices=registry.result_methods())
     parser.add_argument("--variant", default="", help="free label, e.g. T4")
     parser.add_argument("--results", help="JSON-lines file to append to (default results/<dataset>/metrics.jsonl)")
     parser.add_argument("--device", default=None)

@@ -5,21 +5,13 @@ process (sampling). The trainer (ddgan.trainer) and the evaluation code only tal
 interface, so DDGAN and every baseline share one training loop and one sampler entry point.
 """
 import abc
-import importlib
 
 import torch
 from torch import nn
 
+from ddgan import registry
 from ddgan.nets import build_network
 from ddgan.options import check_section
-
-METHODS = {
-    "ddgan": ("ddgan.denoising_gan", "DenoisingDiffusionGAN"),
-    "ddpm": ("baselines.ddpm", "DDPM"),
-    "vae": ("baselines.vae", "VAE"),
-    "ldm": ("baselines.latent_diffusion", "LatentDiffusion"),
-    "vdm": ("baselines.vdm", "VDM"),
-}
 
 
 class Method(nn.Module, abc.ABC):
@@ -85,10 +77,10 @@ class Method(nn.Module, abc.ABC):
 
 
 def method_class(name):
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; known methods: {', '.join(sorted(METHODS))}")
-    module, cls = METHODS[name]
-    return getattr(importlib.import_module(module), cls)
+    """The Method subclass registered as `name` (ddgan/registry.py)."""
+    if name not in registry.METHODS:
+        raise ValueError(f"unknown method {name!r}; known methods: {', '.join(sorted(registry.METHODS.names()))}")
+    return registry.METHODS.get(name)
 
 
 def build_method(config, sampling_only=False):

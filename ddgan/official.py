@@ -80,11 +80,6 @@ def generator_kwargs(preset):
     return dict(PAPER_GENERATORS[_preset_name(preset)])
 
 
-def build_generator(preset):
-    """A fresh NCSNppGenerator of a preset name or kwargs dict."""
-    return NCSNppGenerator(**generator_kwargs(preset))
-
-
 def build_discriminator(preset):
     """A fresh discriminator of a preset: SmallDiscriminator or LargeDiscriminator with its kwargs."""
     spec = PAPER_DISCRIMINATORS[_preset_name(preset)]

@@ -110,8 +110,9 @@ PRESETS = {
 
 
 def all_presets():
-    from baselines.presets import PRESETS as BASELINE_PRESETS
-    return {**PRESETS, **BASELINE_PRESETS}
+    """Every named config of every registered preset table (ddgan/registry.py), name -> factory."""
+    from ddgan import registry
+    return registry.presets()
 
 
 def get_preset(name):

@@ -1,10 +1,10 @@
-"""Where a result came from: code commit, device and date, recorded next to every number."""
+"""Where a result came from: code commit, device, date and file hashes, recorded next to every number."""
 import datetime
+import hashlib
 import platform
+import re
 import subprocess
 from pathlib import Path
-
-import torch
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,12 +23,51 @@ def git_commit():
         return None
 
 
-def device_name(device=None):
+def cpu_model():
+    """The CPU's model name (/proc/cpuinfo on Linux), else what `platform` knows of it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_name(device) -> str:
+    """The hardware that `device` names: the GPU's name, or 'CPU <model>'."""
+    import torch     # here, so that recording a commit or a hash does not import torch
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU {cpu_model()}"
+
+
+def machine_description(device=None) -> str:
+    """Where a run ran: the GPU's name, or the CPU model and the threads torch uses (default: cuda if available)."""
+    import torch
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return f"CPU ({cpu_model()}, {torch.get_num_threads()} threads)"
 
 
 def now():
+    """The current UTC time, ISO 8601 to the second."""
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def file_sha256(path, chunk_bytes=1 << 20, on_chunk=None) -> str:
+    """Hex sha256 of a file, read in chunks; `on_chunk(n_bytes)` is called after each (progress bars)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(chunk_bytes), b""):
+            digest.update(chunk)
+            if on_chunk is not None:
+                on_chunk(len(chunk))
+    return digest.hexdigest()
+
+
+def slug(text):
+    """A file-name-safe form of a label: lower case, runs of other characters as one '-'."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

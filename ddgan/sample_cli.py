@@ -23,8 +23,9 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ddgan.config import ConfigError
+from ddgan.presets import PAPER_TRAINING
 
-PAPER_PRESETS = ("cifar10", "celeba_256", "lsun_church", "stackedmnist")
+PAPER_PRESETS = tuple(PAPER_TRAINING)     # the presets of the released checkpoints
 JPEG_QUALITY = 75            # PIL's default, hence the quality of the official samples
 SAMPLE_NAME = re.compile(r"^\d+\.(png|jpg)$")
 

@@ -49,15 +49,15 @@ class Sampler:
 
 def _official_config(preset):
     """The run config of an official checkpoint: a preset name or a full config dict (e.g. a smaller network)."""
+    from ddgan.presets import PAPER_TRAINING, get_preset
     if isinstance(preset, str):
-        from ddgan.presets import get_preset
         config = get_preset(preset)
     else:
         config = copy.deepcopy(preset)
     arch = config["networks"]["generator"].get("arch")
     if arch != "ncsnpp":
         raise ConfigError(f"official checkpoints hold the NCSN++ generator, but preset {config.get('name')!r} uses "
-                          f"{arch!r}; choose a paper preset (cifar10, celeba_256, lsun_church, stackedmnist)")
+                          f"{arch!r}; choose a paper preset ({', '.join(PAPER_TRAINING)})")
     return config
 
 

@@ -8,11 +8,10 @@ exactly the batches an uninterrupted run would.
 import numpy as np
 import torch
 
-from ddgan.datasets import toy
+from ddgan import registry
 from ddgan.datasets.specs import DATASETS
 from ddgan.options import ConfigError, Option
 
-TOY_DATASETS = ("mixture25", "stacked_digits")
 TOY_SIZES = {"mixture25": 100_000, "stacked_digits": 60_000}
 PREPARED_DATASETS = tuple(DATASETS)
 PREPARED_SPLITS = tuple(sorted({split for spec in DATASETS.values() for split in spec.splits}, reverse=True))
@@ -20,7 +19,7 @@ PREPARED_SPLITS = tuple(sorted({split for spec in DATASETS.values() for split in
 # The data section. Every key applies to every dataset, so that `--set data.dataset=...` can switch a
 # preset to another dataset; size and seed only shape the procedural datasets, split the prepared ones.
 DATA_OPTIONS = (
-    Option("dataset", str, choices=TOY_DATASETS + PREPARED_DATASETS,
+    Option("dataset", str, choices=registry.DATASETS.names() + PREPARED_DATASETS,
            help="procedural (generated on the fly) or prepared with `ddgan data prepare NAME`"),
     Option("shape", list, items=int, min=1, help="the shape of one example: [C, H, W] for images, [2] for points"),
     Option("size", int, lambda data: TOY_SIZES.get(data["dataset"]), min=1, allow_none=True,
@@ -35,12 +34,11 @@ DATA_OPTIONS = (
 
 
 def load_training_array(data_config):
-    """The training set as an array: float32 in [-1, 1] (toy data) or uint8 NHWC (prepared images)."""
+    """The training set as an array: float32 in [-1, 1] (a registered in-memory dataset, e.g. the toy
+    data) or uint8 NHWC (a prepared image dataset)."""
     name = data_config["dataset"]
-    if name == "mixture25":
-        return toy.mixture25(data_config.get("size") or TOY_SIZES[name], data_config.get("seed", 0))[0]
-    if name == "stacked_digits":
-        return toy.stacked_digits(data_config.get("size") or TOY_SIZES[name], data_config.get("seed", 0))[0]
+    if name in registry.DATASETS:
+        return registry.DATASETS.get(name)(data_config)
     from ddgan.datasets import open_prepared
     return open_prepared(name, data_config.get("root"), split=data_config.get("split", "train")).images
 

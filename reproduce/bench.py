@@ -20,7 +20,6 @@ torch.cuda.synchronize around every call on GPUs. Results go to results/bench/<d
 import argparse
 import json
 import platform
-import re
 import statistics
 import sys
 import time
@@ -33,7 +32,7 @@ from ddgan.config import apply_overrides, with_defaults
 from ddgan.ema import EMA
 from ddgan.methods import build_method
 from ddgan.presets import get_preset
-from ddgan.provenance import device_name, git_commit, now
+from ddgan.provenance import cpu_model, device_name, git_commit, now, slug
 from ddgan.sampling import Sampler
 
 PAPER_TIME_V100 = 0.21   # seconds for 100 CIFAR-10 images at T = 4 (Table 1)
@@ -125,16 +124,6 @@ class TrainingIteration:
 # the benchmark
 
 
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine(device):
     """Where the figures were taken."""
     name = device_name(device) if device.type == "cuda" else f"{cpu_model()} CPU"
@@ -180,10 +169,6 @@ def run_bench(config, device, *, overrides=(), images=100, batch=8, repeats=5, w
                      **summarize(seconds["sampling"])},
         "training": training,
     }
-
-
-def slug(text):
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def result_name(results):

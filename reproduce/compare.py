@@ -29,21 +29,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ddgan.evaluate import required_samples
+from reproduce.report import comparison_markdown
 from reproduce.reported import REPORTED_DIR, TABLE_TITLES, load_reported, reproductions
+from reproduce.verdicts import (DIFFERS, NO_REPORTED, NOT_COMPARED, NOT_IN_PACKAGE, NOT_MEASURED, NOT_RUN, REPRODUCED,
+                                TOLERANCES, VERDICT_PROTOCOL)
 
-# metric -> (absolute, relative): the tolerance is max(absolute, relative * |reported|)
-TOLERANCES = {"fid": (0.5, 0.10), "is": (0.2, 0.0), "recall": (0.03, 0.0), "modes": (10, 0.0),
-              "kl": (0.05, 0.0), "nfe": (0, 0.0)}
 # reported metric -> key in a results row's metrics
 RESULT_KEYS = {"fid": "fid", "is": "is_1split", "recall": "recall", "nfe": "nfe", "time_s": "time_s",
                "modes": "modes", "kl": "kl"}
-VERDICT_PROTOCOL = "paper"
 # metrics key of a results row -> the ddgan.evaluate metric whose sample count it needs
 SAMPLE_METRICS = {"fid": "fid", "is_1split": "is", "recall": "pr", "modes": "modes"}
-
-REPRODUCED, DIFFERS, NOT_RUN = "reproduced", "differs", "not run yet"
-NOT_MEASURED, NOT_COMPARED = "not measured here", "not compared (device)"
-NO_REPORTED, NOT_IN_PACKAGE = "no reported number", "not in this package"
 
 
 @dataclass
@@ -175,7 +170,6 @@ def compare_results(profile, reported_dir=REPORTED_DIR):
 def write_comparison(profile, log=print, reported_dir=REPORTED_DIR) -> Path:
     """comparison.md, comparison.csv, one CSV per table and trilemma.png in <results>/comparison/."""
     from reproduce.figure import trilemma_figure
-    from reproduce.report import comparison_markdown
     compared, comparable, excluded = compare_results(profile, reported_dir)
     folder = profile.comparison_dir()
     write_csv(compared, folder / "comparison.csv")

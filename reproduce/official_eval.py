@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from ddgan.config import ConfigError
-from ddgan.evaluate import sha256_of_file
+from ddgan.provenance import file_sha256
 from ddgan.nets import build_network
 from ddgan.official import to_official_state
 from ddgan.presets import PAPER_TRAINING, get_preset
@@ -55,7 +55,7 @@ def run_official(profile, preset: str, checkpoint, options) -> None:
     prepare_datasets(profile, ("mnist", "stackedmnist") if dataset == "stackedmnist" else (dataset,), options)
     classifier = digit_classifier_path(profile, options.log) if dataset == "stackedmnist" else None
     context = evaluation_context(profile, OFFICIAL_TARGET, options, classifier)
-    run_dir = profile.run_dir(dataset, f"official-{evaluation.label}-{sha256_of_file(checkpoint)[:12]}")
+    run_dir = profile.run_dir(dataset, f"official-{evaluation.label}-{file_sha256(checkpoint)[:12]}")
     training = Training(dataset, run_dir.name, None, (evaluation,))
     evaluate_stages(context, training, run_dir, checkpoint, official_config=config)
     write_comparison(profile, options.log)

@@ -4,8 +4,8 @@ A cell reads `reported (status) -> reproduced (difference): verdict`, e.g. `3.75
 [clean 3.85]: reproduced`; comparison.csv holds the same cells one per line, with tolerances,
 sample counts, devices, commits and dates.
 """
-from reproduce.compare import NOT_IN_PACKAGE, TOLERANCES, VERDICT_PROTOCOL
 from reproduce.reported import TABLE_TITLES
+from reproduce.verdicts import NOT_IN_PACKAGE, TOLERANCES, VERDICT_PROTOCOL
 
 def number(value) -> str:
     if value is None:

@@ -49,6 +49,12 @@ def ddgan_cifar10(variant: str) -> Training:
                     (Evaluation(variant, "ddgan", IMAGE_METRICS, smoke_fid=variant == "T4"),))
 
 
+def cifar10_baselines() -> tuple:
+    """The baselines with a CIFAR-10 config (baselines/presets.py)."""
+    from baselines.presets import CIFAR10_PRESETS
+    return tuple(CIFAR10_PRESETS)
+
+
 def baseline_config(method: str) -> dict:
     from baselines.presets import cifar10_config
     return cifar10_config(method)
@@ -72,7 +78,7 @@ def ddpm_cifar10(evaluations) -> Training:
 def table1_trainings() -> tuple:
     ddpm = ddpm_cifar10((Evaluation("T1000", "ddpm", IMAGE_METRICS),) + ddim_evaluations(IMAGE_METRICS, steps=50))
     others = tuple(Training("cifar10", method, partial(baseline_config, method),
-                            (Evaluation(method, method, IMAGE_METRICS),)) for method in ("vae", "ldm", "vdm"))
+                            (Evaluation(method, method, IMAGE_METRICS),)) for method in cifar10_baselines() if method != "ddpm")
     return (ddgan_cifar10("T4"), ddpm) + others
 
 

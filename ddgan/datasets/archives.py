@@ -15,6 +15,8 @@ from typing import BinaryIO, Iterable
 
 from tqdm.auto import tqdm
 
+from ddgan.provenance import file_sha256
+
 from .errors import ArchiveError
 
 _CHUNK = 8 << 20
@@ -160,15 +162,10 @@ def _check_member_path(member: tarfile.TarInfo, path: Path) -> None:
         raise ArchiveError(f"{path} holds an unsafe member path {member.name!r}; refusing to extract it")
 
 
-def file_digest(path: Path, algorithm: str = "sha256", progress: bool = True) -> str:
-    """Hex digest of a file, read in chunks (with a progress bar for large files)."""
-    digest = hashlib.new(algorithm)
-    size = path.stat().st_size
-    with path.open("rb") as f, _bytes_bar(size, f"{algorithm} {path.name}", progress) as bar:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-            bar.update(len(chunk))
-    return digest.hexdigest()
+def file_digest(path: Path, progress: bool = True) -> str:
+    """Hex sha256 of a file, with a progress bar for large files."""
+    with _bytes_bar(path.stat().st_size, f"sha256 {path.name}", progress) as bar:
+        return file_sha256(path, _CHUNK, bar.update)
 
 
 def member_digest(tree: ArchiveTree, name: str, algorithm: str = "md5") -> str:

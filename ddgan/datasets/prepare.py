@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from datetime import datetime, timezone
 from functools import partial
 from importlib import metadata
 from pathlib import Path
+
+from ddgan.provenance import now
 
 from .archives import archive_sha256, open_archive
 from .cifar import read_cifar10
@@ -178,7 +179,7 @@ def _manifest(spec: DatasetSpec, source: dict, splits: dict, parameters: dict) -
         "full_size": not overrides.get("expected_counts") and not overrides.get("source_count"),
         "notes": list(spec.notes),
         "package_version": _package_version(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": now(),
     }
 
 

@@ -44,3 +44,12 @@ def stacked_digits(n, seed=0, split_seed=0):
     """The stacked-digits training set: n stacks drawn from the training split of the digits."""
     x_train, y_train, _, _ = digits_split(split_seed)
     return stack_digits(x_train, y_train, n, seed)
+
+
+def mixture25_training_array(data_config):
+    """The training points a run's data section names (size, seed), as registered in ddgan/catalog.py."""
+    return mixture25(data_config.get("size", 100_000), data_config.get("seed", 0))[0]
+
+
+def stacked_digits_training_array(data_config):
+    return stacked_digits(data_config.get("size", 60_000), data_config.get("seed", 0))[0]

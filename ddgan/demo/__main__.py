@@ -22,12 +22,12 @@ from tqdm.auto import tqdm
 
 from ddgan.datasets.toy import MIXTURE25_CENTRES, MIXTURE25_STD, digits_split, mixture25, stack_digits
 from ddgan.demo import figures, report
-from ddgan.demo.execute import execute_run, slug
+from ddgan.demo.execute import execute_run
 from ddgan.demo.plan import CLASSIFIER_EPOCHS, DATASETS, STEPS, demo_runs
 from ddgan.demo.scoring import score_mixture25, score_stacked_digits
 from ddgan.metrics.digit_classifier import load_digit_classifier, save_digit_classifier, train_digit_classifier
 from ddgan.metrics.timing import time_sampling
-from ddgan.provenance import device_name, git_commit, now
+from ddgan.provenance import git_commit, machine_description, now, slug
 from ddgan.sampling import load_sampler
 
 PROFILE_NOTES = {
@@ -117,7 +117,7 @@ def main(argv=None):
 
     report.write_configs(args.out / "configs.json", runs)
     notes = summary_notes(args.profile, classifier_path, rows_by_dataset)
-    meta = {"commit": commit, "device": device_name("cpu"), "date": now(), "jobs": args.jobs,
+    meta = {"commit": commit, "device": machine_description("cpu"), "date": now(), "jobs": args.jobs,
             "seconds": time.time() - started}
     checks = report.write_summary(args.out / "summary.md", args.profile, rows_by_dataset, meta, notes,
                                   training=report.training_table(runs, work))

@@ -1,6 +1,5 @@
 """Train one demo run and score its samples (runs in a worker process, one thread each)."""
 import json
-import re
 import time
 from pathlib import Path
 
@@ -9,15 +8,12 @@ import torch
 
 from ddgan.demo.scoring import score_mixture25, score_stacked_digits
 from ddgan.metrics.digit_classifier import load_digit_classifier
+from ddgan.provenance import slug
 from ddgan.trainer import train
 
 SAMPLE_BATCH = 2000
 SAMPLE_SEED = 0
 KEEP_FOR_FIGURES = {"mixture25": 5000, "stacked_digits": 64}
-
-
-def slug(label):
-    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
 
 
 def generate(method, net, n, options, seed=SAMPLE_SEED):

@@ -8,11 +8,12 @@ width 32 on digits), the same data and the same trainer.
 """
 from dataclasses import dataclass, field
 
-from baselines.presets import DEMO_SAMPLING, DEMO_STEPS, demo_config
+from baselines.presets import DEMO_DATASETS, DEMO_METHODS, DEMO_SAMPLING, DEMO_STEPS, demo_config
+from ddgan.methods import build_method
 from ddgan.presets import mixture25_ddgan, stacked_digits_ddgan
 
-DATASETS = ("mixture25", "stacked_digits")
-BASELINES = ("ddpm", "vae", "ldm", "vdm")
+DATASETS = DEMO_DATASETS
+BASELINES = DEMO_METHODS
 
 # training steps of DDGAN and of the Gaussian denoiser, per profile and dataset
 STEPS = {
@@ -31,7 +32,7 @@ DIGITS_NETWORK = {"width": 32, "batch_size": 64}   # as the baselines' digit net
 
 
 @dataclass
-class Evaluation:
+class DemoEvaluation:
     label: str            # the row's method name in tables and figures
     sample_options: dict  # keyword arguments of method.sample
     n_samples: int
@@ -59,7 +60,7 @@ def ddgan_runs(dataset, steps, n_samples):
             config = mixture25_ddgan(num_timesteps=T, steps=steps)
         else:
             config = stacked_digits_ddgan(num_timesteps=T, steps=steps, **DIGITS_NETWORK)
-        runs.append(DemoRun(dataset, f"ddgan-T{T}", config, [Evaluation(f"DDGAN T={T}", {}, n_samples, T, T)]))
+        runs.append(DemoRun(dataset, f"ddgan-T{T}", config, [DemoEvaluation(f"DDGAN T={T}", {}, n_samples, T, T)]))
     return runs
 
 
@@ -70,7 +71,7 @@ def gaussian_denoiser_run(dataset, steps, n_samples):
     config["method"].update(num_timesteps=4, schedule="ddgan_vp", beta_min=0.1, beta_max=20.0)
     for key in ("beta_start", "beta_end"):
         config["method"].pop(key, None)
-    return DemoRun(dataset, "gaussian-T4", config, [Evaluation("Gaussian denoiser T=4", {}, n_samples, 4, 4)])
+    return DemoRun(dataset, "gaussian-T4", config, [DemoEvaluation("Gaussian denoiser T=4", {}, n_samples, 4, 4)])
 
 
 def baseline_runs(dataset, profile, samples):
@@ -82,12 +83,12 @@ def baseline_runs(dataset, profile, samples):
         options_by_label = dict(DEMO_SAMPLING[method])
         if method == "ddpm":   # the paper's point: the same DDPM at 4 ancestral steps
             options_by_label = {"DDPM 4 steps": {"steps": 4}, **options_by_label}
+        sampler = build_method(config, sampling_only=True)      # the method answers its NFE
         for label, options in options_by_label.items():
-            steps = options.get("steps", 1) if method != "vae" else 0
-            nfe = 1 if method == "vae" else steps
-            slow = dataset == "stacked_digits" and steps >= 1000
+            nfe = sampler.nfe(**options)
+            slow = dataset == "stacked_digits" and nfe >= 1000
             n = samples["slow_digits"] if slow else samples["default"]
-            evaluations.append(Evaluation(label, options, n, nfe, T))
+            evaluations.append(DemoEvaluation(label, options, n, nfe, T))
         runs.append(DemoRun(dataset, method, config, evaluations))
     return runs
 

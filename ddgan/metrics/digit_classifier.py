@@ -9,7 +9,6 @@ StackedMNIST; scikit-learn's 8x8 digits for the small demo). The saved file reco
 trains on an .npz with x_train, y_train, x_test, y_test (uint8 images (N, H, W), labels 0..9).
 """
 import argparse
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ddgan.metrics.errors import MetricsError
+from ddgan.provenance import file_sha256
 
 
 def conv_block(channels_in: int, channels_out: int) -> list:
@@ -116,7 +116,7 @@ def load_digit_classifier(path, device="cpu") -> DigitClassifier:
     classifier = DigitClassifier(**saved["config"])
     classifier.load_state_dict(saved["state_dict"])
     classifier.test_accuracy = saved["test_accuracy"]
-    sha256 = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    sha256 = file_sha256(path)
     classifier.description = (f"digit classifier {Path(path).name} (sha256 {sha256[:12]}, "
                               f"test accuracy {classifier.test_accuracy:.4f})")
     return classifier.eval().to(device)

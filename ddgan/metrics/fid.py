@@ -26,7 +26,6 @@ from ddgan.metrics.inception import CLEANFID_MODES, FeatureExtractor
 from ddgan.metrics.reference import DEFAULT_CACHE_DIR, Reference, cached_or_computed
 
 PROTOCOLS = tuple(CLEANFID_MODES)
-SAMPLE_EXTENSIONS = {"clean": ".png", "paper": ".jpg"}
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:

@@ -14,7 +14,6 @@ Distances are computed in float64 in blocks, so 50k x 50k fits in memory.
 Feature spaces: VGG-16 fc2 (after ReLU, 4096-d) for images in the paper's tables, raw coordinates
 for 2-D data, the digit classifier's penultimate layer for digits.
 """
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from tqdm import tqdm
 
 from ddgan.metrics.errors import MetricsError, WeightsUnavailableError
 from ddgan.metrics.images import resize_bilinear_tf1
+from ddgan.provenance import file_sha256
 
 DEFAULT_K = 3
 VGG_SIZE = 224
@@ -74,7 +74,7 @@ def load_vgg16_fc(weights_path=None, device="cpu") -> tuple[torch.nn.Module, str
     if weights_path is not None:
         network = torchvision.models.vgg16()
         network.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
-        sha256 = hashlib.sha256(Path(weights_path).read_bytes()).hexdigest()
+        sha256 = file_sha256(weights_path)
         description = f"VGG-16 {Path(weights_path).name} (sha256 {sha256[:12]}) fc2+ReLU"
     else:
         weights = torchvision.models.VGG16_Weights.IMAGENET1K_V1

@@ -12,13 +12,13 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from ddgan.metrics.errors import MetricsError
 from ddgan.metrics.images import list_sample_images, read_images
+from ddgan.provenance import now
 
 DEFAULT_CACHE_DIR = Path(os.environ.get("DDGAN_CACHE", Path.home() / ".cache" / "ddgan")) / "reference"
 
@@ -140,7 +140,7 @@ def store_cached(cache_dir, arrays: dict, key: dict, **info) -> Path:
     path = Path(cache_dir) / f"{key['dataset']}-{key['kind']}-{digest}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **arrays)
-    sidecar = dict(key, **info, created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    sidecar = dict(key, **info, created=now())
     path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
     return path
 

@@ -4,13 +4,12 @@ The paper's Table 1 reports the time to generate one batch of 100 images on one 
 time is the median over repeats after warm-up calls, synchronising CUDA around each, and is
 reported with the name of the device it ran on.
 """
-import platform
 import statistics
 import time
 from dataclasses import dataclass
-from pathlib import Path
-
 import torch
+
+from ddgan.provenance import device_name
 
 
 class NetworkCallCounter:
@@ -29,18 +28,6 @@ class NetworkCallCounter:
 
     def __exit__(self, *exc_info):
         self.handle.remove()
-
-
-def device_name(device) -> str:
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return f"CPU {line.split(':', 1)[1].strip()}"
-    return f"CPU {platform.processor() or platform.machine()}"
 
 
 @dataclass

@@ -17,14 +17,23 @@ from ddgan.nets.resample import FIRDownsample, FIRUpsample
 SKIP_SCALE = 1 / math.sqrt(2)  # (skip + residual) / sqrt(2) keeps the variance of a sum of two branches
 
 
-def sinusoidal_embedding(t, dim, max_period=10000):
-    """Transformer/DDPM positional embedding of integer steps t (B,) -> (B, dim): [sin(t w_i), cos(t w_i)]
-    with w_i = max_period^(-i / (dim/2 - 1))."""
+def sinusoidal_embedding(t, dim, max_period=10000, frequency_rounding="official"):
+    """Transformer/DDPM positional embedding of steps or times t (B,) -> (B, dim): [sin(t w_i), cos(t w_i)]
+    with w_i = max_period^(-i / (dim/2 - 1)), zero-padded to an odd `dim`.
+
+    The exponent has two float32 evaluation orders in this package, equal in exact arithmetic but not in
+    the last bits (and trained results depend on those bits): "official", i * (-log(max_period) / (half - 1))
+    as the official NCSN++ code (the paper's networks), and "scaled_index", (-log(max_period) i) / (half - 1)
+    (the small networks of ddgan/nets/small.py and the DDPM U-Net; they also allow dim = 2).
+    """
     half = dim // 2
-    frequencies = torch.exp(
-        torch.arange(half, dtype=torch.float32, device=t.device) * (-math.log(max_period) / (half - 1))
-    )
-    angles = t.float()[:, None] * frequencies[None, :]
+    if frequency_rounding == "official":
+        exponents = torch.arange(half, dtype=torch.float32, device=t.device) * (-math.log(max_period) / (half - 1))
+    elif frequency_rounding == "scaled_index":
+        exponents = -math.log(max_period) * torch.arange(half, device=t.device) / max(half - 1, 1)
+    else:
+        raise ValueError(f"frequency_rounding must be 'official' or 'scaled_index', got {frequency_rounding!r}")
+    angles = t.float()[:, None] * torch.exp(exponents)[None, :]
     embedding = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
     return F.pad(embedding, (0, dim % 2))
 

@@ -10,13 +10,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-
-def sinusoidal_embedding(t, dim, max_period=10000.0):
-    """Transformer-style embedding of scalar (integer or continuous) times t, shape (B,) -> (B, dim)."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device) / max(half - 1, 1))
-    angles = t.float()[:, None] * freqs[None]
-    return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
+from ddgan.nets.layers import sinusoidal_embedding
 
 
 class TimeEmbedding(nn.Module):
@@ -28,7 +22,7 @@ class TimeEmbedding(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
 
     def forward(self, t):
-        return self.mlp(sinusoidal_embedding(t, self.dim))
+        return self.mlp(sinusoidal_embedding(t, self.dim, frequency_rounding="scaled_index"))
 
 
 class LatentMapping(nn.Module):
