@@ -83,11 +83,12 @@ def cmd_presets(args):
 def option_sections():
     """Section name -> (key prefix, options): the trainer's sections and every method's."""
     from ddgan.config import OPTIM_OPTIONS, TRAIN_OPTIONS
-    from ddgan.methods import METHODS, method_class
+    from ddgan import registry
+    from ddgan.methods import method_class
     from ddgan.training_data import DATA_OPTIONS
     sections = {"train": ("train.", TRAIN_OPTIONS), "optim": ("optim.", OPTIM_OPTIONS),
                 "data": ("data.", DATA_OPTIONS)}
-    return {**sections, **{name: ("method.", method_class(name).OPTIONS) for name in METHODS}}
+    return {**sections, **{name: ("method.", method_class(name).OPTIONS) for name in registry.METHODS.names()}}
 
 
 def cmd_options(args):

@@ -107,7 +107,9 @@ def validate(config):
 def check_network(spec, key):
     """A network spec names a registered architecture and only keywords its class takes (nested
     specs, e.g. a latent generator's denoiser, likewise)."""
-    from ddgan.nets import ARCHITECTURES, network_class
+    from ddgan import registry
+    from ddgan.nets import network_class
+    ARCHITECTURES = registry.ARCHITECTURES.names()
     if not isinstance(spec, dict) or "arch" not in spec:
         raise ConfigError(f"{key} must be a mapping with an 'arch' key (one of {', '.join(sorted(ARCHITECTURES))}), "
                           f"got {spec!r}")

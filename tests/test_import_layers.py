@@ -11,7 +11,8 @@ PACKAGES = ("ddgan", "baselines", "reproduce")
 # Lowest first; a module may import its own layer and the layers below. An entry ending in "." holds
 # every module below that package; any other entry is one module (a package's __init__ by its name).
 LAYERS = [
-    ("framework", ("ddgan.registry", "ddgan.catalog", "ddgan.provenance", "ddgan.config", "ddgan.gaussian",
+    ("framework", ("ddgan.registry", "ddgan.catalog", "ddgan.provenance", "ddgan.options", "ddgan.config",
+                   "ddgan.interrupts", "ddgan.run_dir", "ddgan.monitoring", "ddgan.training_scores", "ddgan.sample_grids", "ddgan.gaussian",
                    "ddgan.methods", "ddgan.nets", "ddgan.sampler", "ddgan.ema", "ddgan.checkpoint", "ddgan.trainer",
                    "ddgan.training_data", "ddgan.datasets", "ddgan.datasets.", "ddgan.metrics", "ddgan.metrics.")),
     ("networks", ("ddgan.nets.",)),
