@@ -41,7 +41,7 @@ TRAIN_OPTIONS = (
            help="an experiment tracker that also receives the logged values"),
 )
 OPTIM_OPTIONS = (
-    Option("lr", dict, items=float, above=0, help="learning rate per optimiser, e.g. {\"generator\": 2e-4, ...}"),
+    Option("lr", dict, items=float, min=0, help="learning rate per optimiser, e.g. {\"generator\": 2e-4, ...}"),
     Option("betas", list, [0.5, 0.9], items=float, length=2, min=0, below=1, help="Adam's (beta1, beta2)"),
     Option("lr_schedule", str, "constant", choices=("constant", "cosine"),
            help="cosine: annealed per epoch from optim.lr down to optim.lr_min over the run (the official code)"),

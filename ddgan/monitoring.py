@@ -24,7 +24,6 @@ from ddgan.sample_grids import grid_sample_count, save_sample_picture
 from ddgan.sampling import Sampler
 from ddgan.training_scores import build_periodic_score
 
-TRACKERS = ("none", "tensorboard", "wandb")
 TRACKER_PROJECT = "tensorboard"       # accelerate writes TensorBoard events into <run_dir>/<project>/
 BEST_SNAPSHOT_FILE = "snapshot-best.pt"
 SAMPLES_DIR = "samples"
@@ -33,22 +32,10 @@ EVAL_SEED_OFFSET = 54321
 GRID_COST_WARNING = 0.05
 
 
-def check_monitoring_options(train):
-    """ConfigError for a bad train.sample_every / eval_every / eval_samples / log_with."""
-    for key in ("sample_every", "eval_every"):
-        value = train[key]
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise ConfigError(f"train.{key} must be a number of steps >= 1 or null (off), got {value!r}")
-    if not isinstance(train["eval_samples"], int) or train["eval_samples"] < 2:
-        raise ConfigError(f"train.eval_samples must be an integer >= 2, got {train['eval_samples']!r}")
-    if train["log_with"] not in TRACKERS:
-        raise ConfigError(f"train.log_with must be one of {', '.join(TRACKERS)}, got {train['log_with']!r}")
-
-
 def tracker_for(train):
     """The `log_with` of accelerate's Accelerator for train.log_with (None for none), once its package
-    is known to be there, so a missing extra stops the run before any work starts."""
-    check_monitoring_options(train)
+    is known to be there, so a missing extra stops the run before any work starts (the values are
+    checked by the train section's schema, ddgan.config)."""
     name = train["log_with"]
     if name == "none":
         return None

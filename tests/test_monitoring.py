@@ -266,9 +266,9 @@ def test_wandb_offline_keeps_scalars_and_grids_on_disk(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("override,message", [
-    ("train.log_with=mlflow", "train.log_with must be one of none, tensorboard, wandb"),
-    ("train.sample_every=0", "train.sample_every must be a number of steps >= 1 or null"),
-    ("train.eval_every=-5", "train.eval_every must be a number of steps >= 1 or null"),
+    ("train.log_with=mlflow", "train.log_with must be one of 'none', 'tensorboard', 'wandb', got 'mlflow'"),
+    ("train.sample_every=0", "train.sample_every must be an integer >= 1 or null, got 0"),
+    ("train.eval_every=-5", "train.eval_every must be an integer >= 1 or null, got -5"),
     ("train.eval_samples=1", "train.eval_samples must be an integer >= 2"),
 ])
 def test_bad_monitoring_options_are_one_line(tmp_path, capsys, override, message):
