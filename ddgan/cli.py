@@ -152,6 +152,9 @@ def main(argv=None):
     except USER_ERRORS as error:
         print(f"ddgan {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:     # before training started (once it has, Ctrl-C stops it with its state saved)
+        print(f"ddgan {args.command}: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
 
 
 if __name__ == "__main__":

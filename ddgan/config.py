@@ -177,8 +177,12 @@ def config_differences(saved, current, ignore=BOOKKEEPING_KEYS | LENGTH_KEYS, la
         # JSON round trips turn tuples into lists; compare as JSON
         if json.dumps(a.get(key)) == json.dumps(b.get(key)) and key in a and key in b:
             continue
-        lines.append(f"{key}: {label} has {a.get(key, '<absent>')!r}, this run has {b.get(key, '<absent>')!r}")
+        lines.append(f"{key}: {label} has {json_value(a, key)}, this run has {json_value(b, key)}")
     return lines
+
+
+def json_value(flat, key):
+    return json.dumps(flat[key]) if key in flat else "<absent>"
 
 
 def load_config(path):

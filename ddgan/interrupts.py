@@ -14,14 +14,18 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class StopRequest:
     """Context manager that turns SIGINT/SIGTERM into a request read with `.signum` (None: none)."""
 
-    def __init__(self):
+    def __init__(self, announce=True):
         self.signum = None
         self.previous = {}
+        self.announce = announce      # one process per machine says what is happening
 
     def handle(self, signum, frame):
+        first = self.signum is None
+        self.signum = self.signum or signum
+        if not self.announce:
+            return
         name = signal.Signals(signum).name
-        if self.signum is None:
-            self.signum = signum
+        if first:
             print(f"\n{name}: finishing this step, then saving the training state (further signals are ignored "
                   "until it is written)", file=sys.stderr, flush=True)
         else:

@@ -7,6 +7,7 @@ range or choices, default and a help line, next to the code that reads it.
 values (naming the key, the value and what is allowed), and returns the section with every
 applicable default filled in, so a saved config says exactly what ran.
 """
+import copy
 import difflib
 import json
 from dataclasses import dataclass
@@ -25,7 +26,6 @@ class Option:
     default: object = REQUIRED  # a value, REQUIRED, or a function of the section (dataset-dependent)
     help: str = ""
     min: float | None = None
-    max: float | None = None
     below: float | None = None  # exclusive upper bound
     above: float | None = None  # exclusive lower bound
     choices: tuple | None = None
@@ -45,12 +45,10 @@ class Option:
         else:
             text = TYPE_WORDS[self.type]
             if self.items is not None:
-                text += f" of {TYPE_WORDS[self.items].split(' ', 1)[1]}s"
-            if self.length is not None:
-                text = f"a list of {self.length} {TYPE_WORDS[self.items].split(' ', 1)[1]}s"
+                count = f" {self.length}" if self.length is not None else ""
+                text += f" of{count} {PLURAL_WORDS[self.items]}"
             bounds = [f">= {self.min:g}" if self.min is not None else "",
                       f"> {self.above:g}" if self.above is not None else "",
-                      f"<= {self.max:g}" if self.max is not None else "",
                       f"< {self.below:g}" if self.below is not None else ""]
             bounds = " and ".join(b for b in bounds if b)
             if bounds:
@@ -64,7 +62,7 @@ class Option:
         elif callable(self.default):
             default = "default depends on the dataset"
         else:
-            default = f"default {json_text(self.default)}"
+            default = f"default {json.dumps(self.default)}"
         condition = f"; only when {self.when[0]} is {' or '.join(repr(v) for v in self.when[1])}" if self.when else ""
         condition += "; may change when a run is resumed" if self.bookkeeping else ""
         return f"{self.name}: {self.allowed()} ({default}{condition}). {self.help}".rstrip()
@@ -72,10 +70,7 @@ class Option:
 
 TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string", list: "a list",
               dict: "a mapping"}
-
-
-def json_text(value):
-    return json.dumps(value)
+PLURAL_WORDS = {int: "integers", float: "numbers", str: "strings"}
 
 
 def suggestion(name, names, prefix=""):
@@ -93,7 +88,7 @@ def _value_fits(value, kind):
 
 
 def _in_bounds(option, value):
-    return not ((option.min is not None and value < option.min) or (option.max is not None and value > option.max)
+    return not ((option.min is not None and value < option.min)
                 or (option.above is not None and value <= option.above)
                 or (option.below is not None and value >= option.below))
 
@@ -159,7 +154,7 @@ def check_section(options, values, prefix, extra=()):
         elif option.default is REQUIRED:
             raise ConfigError(f"{key} is required: {option.allowed()}" + (f" ({option.help})" if option.help else ""))
         else:
-            out[option.name] = option.default(out) if callable(option.default) else option.default
+            out[option.name] = option.default(out) if callable(option.default) else copy.deepcopy(option.default)
     return {**{k: out[k] for k in extra if k in out}, **{o.name: out[o.name] for o in options if o.name in out}}
 
 

@@ -31,14 +31,15 @@ def computing_differences(base, config):
 
 def default_run_dir(base, config, root="runs"):
     """runs/<name> of the preset (or config file) `base`, renamed for the overrides in `config` that
-    change what is computed: a -T<k> in the name follows method.num_timesteps; any other difference
-    adds a short hash of the differing keys and values. Returns (path, differences)."""
+    change what is computed: a -T<k> in the name follows method.num_timesteps (or is added); any other
+    difference adds a short hash of the differing keys and values. Returns (path, differences)."""
     differences = computing_differences(base, config)
     name = str(config.get("name") or "run")
     rest = dict(differences)
-    pattern = re.compile(rf"-T{base['method'].get('num_timesteps')}(?=-|$)")
-    if "method.num_timesteps" in rest and pattern.search(name):
-        name = pattern.sub(f"-T{rest.pop('method.num_timesteps')}", name, count=1)
+    if "method.num_timesteps" in rest:
+        steps = f"-T{rest.pop('method.num_timesteps')}"
+        pattern = re.compile(rf"-T{base['method'].get('num_timesteps')}(?=-|$)")
+        name = pattern.sub(steps, name, count=1) if pattern.search(name) else name + steps
     if rest:
         digest = hashlib.sha1(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:8]
         name = f"{name}-{digest}"

@@ -316,7 +316,7 @@ class Trainer:
         SIGINT / SIGTERM end the run after the current step with its state saved (self.interrupted)."""
         lock = self.lock_run_dir()
         try:
-            with StopRequest() as stop:
+            with StopRequest(announce=self.accelerator.is_local_main_process) as stop:
                 self.prepare_run_dir(resume)
                 for line in self.summary():
                     self.accelerator.print(line)

@@ -4,9 +4,10 @@ import json
 
 import pytest
 
+from baselines.presets import latent_ddgan
 from ddgan import trainer as trainer_module
 from ddgan.cli import main
-from ddgan.config import ConfigError, validate
+from ddgan.config import ConfigError, apply_overrides, validate
 from ddgan.presets import all_presets, get_preset, mixture25_ddgan
 from ddgan.run_dir import default_run_dir
 from reproduce.profiles import make_profile
@@ -92,9 +93,7 @@ def test_every_preset_and_its_smoke_and_paper_profile_versions_validate(tmp_path
 
 
 def test_latent_ddgan_options_are_checked_nested():
-    config = get_preset("mixture25_ldm_demo")
-    from baselines.presets import latent_ddgan
-    config = latent_ddgan(config, "mixture25")
+    config = latent_ddgan(get_preset("mixture25_ldm_demo"), "mixture25")
     assert validate(config)["method"]["ddgan"]["parametrisation"] == "x0"
     config["method"]["ddgan"]["lazy_regg"] = 2
     with pytest.raises(ConfigError, match="unknown key method.ddgan.lazy_regg; did you mean method.ddgan.lazy_reg"):
@@ -121,7 +120,6 @@ def test_default_run_dir_names_the_overrides_that_change_the_computation():
     preset = validate(get_preset("mixture25"))
 
     def name(*overrides):
-        from ddgan.config import apply_overrides
         return str(default_run_dir(preset, validate(apply_overrides(preset, list(overrides))))[0])
 
     assert name() == "runs/mixture25-ddgan-T4"
@@ -132,3 +130,7 @@ def test_default_run_dir_names_the_overrides_that_change_the_computation():
     assert lazy.startswith("runs/mixture25-ddgan-T4-") and len(lazy) == len("runs/mixture25-ddgan-T4-") + 8
     assert lazy != name("method.lazy_reg=6") and lazy == name("method.lazy_reg=5")
     assert name("method.num_timesteps=2", "method.lazy_reg=5").startswith("runs/mixture25-ddgan-T2-")
+    # a name without T gains it: the cifar10 preset at T = 2 trains where the Table 2 preset cifar10_T2 does
+    cifar10 = validate(get_preset("cifar10"))
+    assert str(default_run_dir(cifar10, validate(apply_overrides(cifar10, ["method.num_timesteps=2"])))[0]) == \
+        "runs/" + get_preset("cifar10_T2")["name"] == "runs/cifar10-ddgan-T2"
