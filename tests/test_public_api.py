@@ -23,8 +23,8 @@ def test_api_names_are_the_package_functions():
 
 
 def test_unknown_name_says_what_the_api_is():
-    with pytest.raises(AttributeError, match="no attribute 'sampler'; its API is build_method, evaluate_samples"):
-        ddgan.sampler
+    with pytest.raises(AttributeError, match="no attribute 'load_snapshot'; its API is build_method, evaluate_samples"):
+        ddgan.load_snapshot
 
 
 def test_import_ddgan_does_not_import_torch():
