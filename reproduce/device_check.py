@@ -140,6 +140,7 @@ def run_check(device, *, gpu: bool, budget_s: float, compile_on_cpu: bool = Fals
                     "iteration; seconds, wall clock, synchronised", "gpu_found": gpu,
             "commit": git_commit(), "date": now(), **machine(device), "config": ddgan["name"],
             "scale": "paper networks" if gpu else "tiny networks (no GPU found: plumbing only)",
+            "tf32": {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32},
             "budget_s": budget_s, "total_s": time.perf_counter() - stages.start, "stages": stages.results}
 
 
@@ -152,7 +153,8 @@ def markdown(results) -> str:
     lines = [f"# Device check on {results['device']}", "",
              f"commit `{results['commit']}`, {results['date']}, torch {results['torch']}"
              + (f", CUDA {results['cuda']}" if results.get("cuda") else "")
-             + f"; {results['scale']}; total {results['total_s']:.0f} s. Random weights and data; seconds, "
+             + f"; {results['scale']}; total {results['total_s']:.0f} s; TF32 matmul {results['tf32']['matmul']}, "
+             f"cuDNN {results['tf32']['cudnn']} (torch's defaults). Random weights and data; seconds, "
              "wall clock with synchronisation; median (min–max) of the timed repeats after warm-up.", ""]
     if not results["gpu_found"]:
         lines += ["**No GPU was found**: these figures come from tiny networks on the CPU and say nothing about "
