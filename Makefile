@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 PROFILE    ?= quick
 STAMP      := $(VENV)/.installed
 
-.PHONY: install demo test bench clean-venv
+.PHONY: install demo test bench device-check clean-venv
 
 install: $(STAMP)
 
@@ -27,6 +27,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m reproduce.bench
+
+# the prepared GPU check (< 8 minutes on one CUDA GPU; a tiny plumbing run without one)
+device-check: $(STAMP)
+	$(PY) -m reproduce.device_check
 
 clean-venv:
 	rm -rf $(VENV)

@@ -298,7 +298,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--work-dir", default=None, help="where the fresh sample folder is made")
     parser.add_argument("--keep-samples", action="store_true")
-    parser.add_argument("--num-workers", type=int, default=0, help="image-loading workers for FID")
+    parser.add_argument("--num-workers", type=int, default=0, help="threads that decode and resize images for FID (at least 1)")
 
 
 def run_eval(args) -> int:

