@@ -21,7 +21,7 @@ from accelerate.utils import gather_object
 from ddgan.checkpoint import load_snapshot, save_snapshot
 from ddgan.config import ConfigError, flatten
 from ddgan.sample_grids import grid_sample_count, save_sample_picture
-from ddgan.sampling import Sampler
+from ddgan.sampler import Sampler
 from ddgan.training_scores import build_periodic_score
 
 TRACKER_PROJECT = "tensorboard"       # accelerate writes TensorBoard events into <run_dir>/<project>/

@@ -11,40 +11,7 @@ import torch
 from ddgan.checkpoint import STATE_FORMAT, SNAPSHOT_FORMAT, load_file, load_state_dict_checked
 from ddgan.config import ConfigError
 from ddgan.methods import build_method
-
-
-class Sampler:
-    """A method with its EMA sampling network, ready to generate."""
-
-    def __init__(self, method, net, config, source, step=None, channels_last=False, bf16=False):
-        self.method, self.net, self.config, self.source, self.step = method, net.eval(), config, source, step
-        self.bf16 = bf16
-        if channels_last and len(method.data_shape) == 3:
-            self.net.to(memory_format=torch.channels_last)
-
-    @property
-    def nfe(self):
-        """Network evaluations per sample with the default sampling options."""
-        return self.method.nfe()
-
-    @property
-    def network(self):
-        """The module called once per sampling step (its forward calls are the NFE)."""
-        return self.method.step_network(self.net)
-
-    @property
-    def device(self):
-        return next(self.net.parameters()).device
-
-    def describe(self):
-        return self.method.describe()
-
-    @torch.inference_mode()
-    def sample(self, n, generator=None, **options):
-        """n samples; `options` go to the method's sampler (e.g. steps=50 for DDPM)."""
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            x = self.method.sample(n, rng=generator, net=self.net, **options)
-        return x.float().clamp_(-1.0, 1.0)
+from ddgan.sampler import Sampler
 
 
 def _official_config(preset):

@@ -33,7 +33,7 @@ from ddgan.ema import EMA
 from ddgan.methods import build_method
 from ddgan.presets import get_preset
 from ddgan.provenance import cpu_model, device_name, git_commit, now, slug
-from ddgan.sampling import Sampler
+from ddgan.sampler import Sampler
 
 PAPER_TIME_V100 = 0.21   # seconds for 100 CIFAR-10 images at T = 4 (Table 1)
 RESULTS = Path(__file__).resolve().parent.parent / "results" / "bench"

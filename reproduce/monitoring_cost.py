@@ -20,7 +20,7 @@ import torch
 from ddgan.config import TRAIN_DEFAULTS
 from ddgan.provenance import git_commit, now
 from ddgan.sample_grids import grid_sample_count, save_sample_picture
-from ddgan.sampling import Sampler
+from ddgan.sampler import Sampler
 from reproduce.bench import TrainingIteration, bench_config, machine, slug, time_once
 
 RESULTS = Path(__file__).resolve().parent.parent / "results" / "monitoring"
