@@ -27,6 +27,7 @@ RESULTS = Path(__file__).resolve().parent.parent / "results" / "monitoring"
 
 
 def measure(preset, device, repeats, warmup, processes):
+    commit = git_commit()        # before the minutes of timing, while the code that runs is checked out
     config = bench_config(preset)
     per_process = config["train"]["batch_size"] // processes
     iteration = TrainingIteration(config, device, per_process)
@@ -51,7 +52,7 @@ def measure(preset, device, repeats, warmup, processes):
     step = (median["r1_step"] + (lazy_reg - 1) * median["plain_step"]) / lazy_reg
     every = TRAIN_DEFAULTS["sample_every"]
     return {"what": "cost of one sample grid vs train.sample_every training iterations; seconds, wall clock",
-            "commit": git_commit(), "date": now(), **machine(device), "config": config["name"],
+            "commit": commit, "date": now(), **machine(device), "config": config["name"],
             "per_process_batch": per_process, "lazy_reg": lazy_reg, "grid_images": n, "sample_every": every,
             "seconds": seconds, "median": median, "amortised_step": step,
             "overhead_fraction": median["grid"] / (every * step)}
