@@ -2,6 +2,7 @@
 
     sampler = load_sampler("runs/cifar10/snapshot.pt", device="cuda")
     images = sampler.sample(100, torch.Generator("cuda").manual_seed(0))   # [-1, 1], NCHW
+    points = load_sampler("runs/m25/snapshot.pt").sample(1000)             # (1000, 2), training units
 """
 import copy
 from pathlib import Path
@@ -19,7 +20,7 @@ class Sampler:
     def __init__(self, method, net, config, source, step=None, channels_last=False, bf16=False):
         self.method, self.net, self.config, self.source, self.step = method, net.eval(), config, source, step
         self.bf16 = bf16
-        if channels_last and len(method.data_shape) == 3:
+        if channels_last and self.is_image:
             self.net.to(memory_format=torch.channels_last)
 
     @property
@@ -39,12 +40,17 @@ class Sampler:
     def describe(self):
         return self.method.describe()
 
+    @property
+    def is_image(self):
+        return len(self.method.data_shape) == 3
+
     @torch.inference_mode()
     def sample(self, n, generator=None, **options):
-        """n samples; `options` go to the method's sampler (e.g. steps=50 for DDPM)."""
+        """n samples in training units; `options` go to the method's sampler (e.g. steps=50 for DDPM).
+        Images are clamped to their pixel range [-1, 1]; other data (2-D points) is returned as generated."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            x = self.method.sample(n, rng=generator, net=self.net, **options)
-        return x.float().clamp_(-1.0, 1.0)
+            x = self.method.sample(n, rng=generator, net=self.net, **options).float()
+        return x.clamp_(-1.0, 1.0) if self.is_image else x
 
 
 def _official_config(preset):

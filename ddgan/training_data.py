@@ -18,7 +18,8 @@ def load_training_array(data_config):
     """The training set as an array: float32 in [-1, 1] (toy data) or uint8 NHWC (prepared images)."""
     name = data_config["dataset"]
     if name == "mixture25":
-        return toy.mixture25(data_config.get("size", 100_000), data_config.get("seed", 0))[0]
+        return toy.mixture25(data_config.get("size", 100_000), data_config.get("seed", 0),
+                             data_config.get("scale", toy.MIXTURE25_SCALE))[0]
     if name == "stacked_digits":
         return toy.stacked_digits(data_config.get("size", 60_000), data_config.get("seed", 0))[0]
     from ddgan.datasets import open_prepared

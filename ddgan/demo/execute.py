@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ddgan.demo.scoring import score_mixture25, score_stacked_digits
+from ddgan.datasets.toy import to_original_units
+from ddgan.demo.scoring import score_stacked_digits
+from ddgan.metrics.mode_coverage import mixture25_scores
 from ddgan.metrics.digit_classifier import load_digit_classifier
 from ddgan.trainer import train
 
@@ -27,8 +29,9 @@ def generate(method, net, n, options, seed=SAMPLE_SEED):
 
 
 def score(dataset, samples, classifier):
+    """samples: 2-D points in original units, or digit images in [-1, 1]."""
     if dataset == "mixture25":
-        return score_mixture25(samples)
+        return mixture25_scores(samples)
     return score_stacked_digits(samples, classifier)
 
 
@@ -58,7 +61,8 @@ def execute_run(run, root, classifier_path=None):
         if previous and previous["key"] == key:   # scored before by this finished run: reuse
             rows.append({**previous["row"], "train_seconds": round(seconds, 1)})
             continue
-        samples = generate(trainer.method, trainer.ema.net, evaluation.n_samples, evaluation.sample_options)
+        samples = to_original_units(generate(trainer.method, trainer.ema.net, evaluation.n_samples,
+                                             evaluation.sample_options), run.config["data"])
         np.save(run_dir / f"samples-{slug(evaluation.label)}.npy", samples[:KEEP_FOR_FIGURES[run.dataset]])
         rows.append({"dataset": run.dataset, "method": evaluation.label, "T": evaluation.num_timesteps,
                      "nfe": trainer.method.nfe(**evaluation.sample_options), "n_samples": evaluation.n_samples,

@@ -6,8 +6,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
 
-from ddgan.datasets.toy import MIXTURE25_CENTRES, MIXTURE25_SCALE  # noqa: E402
+from ddgan.datasets.toy import MIXTURE25_CENTRES  # noqa: E402
+
+GRID_LIMIT = 5.5        # the 25-Gaussians' axes: centres at -4..4
+DIGIT_UPSCALE = 4       # 8x8 digits drawn as 32x32 blocks of pixels (nearest), no gaps between samples
 
 
 def panel_grid(n, width=3.0):
@@ -19,34 +23,48 @@ def panel_grid(n, width=3.0):
     return fig, axes.flat
 
 
-def mixture25_scatter(samples_by_method, path):
-    """One panel per method: its samples (grey) over the 25 true centres (red)."""
-    fig, axes = panel_grid(len(samples_by_method))
-    for ax, (label, samples) in zip(axes, samples_by_method.items()):
-        points = samples * MIXTURE25_SCALE
-        ax.scatter(points[:, 0], points[:, 1], s=1, alpha=0.3, color="0.3", rasterized=True)
-        ax.scatter(MIXTURE25_CENTRES[:, 0], MIXTURE25_CENTRES[:, 1], s=12, color="red", marker="x")
-        ax.set(xlim=(-5.5, 5.5), ylim=(-5.5, 5.5), aspect="equal", xticks=[], yticks=[])
-        ax.set_title(label, fontsize=9)
+def draw_mixture25(ax, points, title):
+    """Points (original units) in grey over the 25 true centres (red)."""
+    ax.scatter(points[:, 0], points[:, 1], s=1, alpha=0.3, color="0.3", rasterized=True)
+    ax.scatter(MIXTURE25_CENTRES[:, 0], MIXTURE25_CENTRES[:, 1], s=12, color="red", marker="x", linewidths=0.8)
+    ax.set(xlim=(-GRID_LIMIT, GRID_LIMIT), ylim=(-GRID_LIMIT, GRID_LIMIT), aspect="equal", xticks=[], yticks=[])
+    ax.set_title(title, fontsize=9)
+
+
+def mixture25_figure(points, path, title):
+    """One scatter of 25-Gaussian points (original units) over the true centres."""
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    draw_mixture25(ax, np.asarray(points)[:, :2], title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def image_grid(images, cols=8):
-    """(N, C, H, W) in [-1, 1] -> one (rows*H, cols*W, C) image in [0, 1] with 1-pixel gaps."""
+def mixture25_scatter(samples_by_method, path):
+    """One panel per method: its samples (original units) over the 25 true centres."""
+    fig, axes = panel_grid(len(samples_by_method))
+    for ax, (label, points) in zip(axes, samples_by_method.items()):
+        draw_mixture25(ax, points, label)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def image_grid(images, cols=8, upscale=DIGIT_UPSCALE):
+    """(N, C, H, W) in [-1, 1] -> one (rows*H*u, cols*W*u, C) image in [0, 1], tiles side by side, each
+    pixel repeated u x u times (nearest) so that 8x8 digits stay legible at any figure size."""
     n, c, h, w = images.shape
     rows = math.ceil(n / cols)
-    grid = np.ones((rows * (h + 1) - 1, cols * (w + 1) - 1, c))
+    grid = np.zeros((rows * h, cols * w, c))
     for i, image in enumerate(images):
         r, q = divmod(i, cols)
-        grid[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = (image.transpose(1, 2, 0) + 1) / 2
-    return np.clip(grid, 0, 1)
+        grid[r * h:(r + 1) * h, q * w:(q + 1) * w] = (image.transpose(1, 2, 0) + 1) / 2
+    return np.clip(grid, 0, 1).repeat(upscale, axis=0).repeat(upscale, axis=1)
 
 
 def sample_grids(samples_by_method, path):
-    """One panel per method: a grid of its stacked-digit samples (each channel one digit)."""
-    fig, axes = panel_grid(len(samples_by_method))
+    """One panel per method: an 8x8 grid of its stacked-digit samples (each channel one digit)."""
+    fig, axes = panel_grid(len(samples_by_method), width=3.4)
     for ax, (label, samples) in zip(axes, samples_by_method.items()):
         ax.imshow(image_grid(samples[:64]), interpolation="nearest")
         ax.set(xticks=[], yticks=[])
@@ -56,28 +74,39 @@ def sample_grids(samples_by_method, path):
     plt.close(fig)
 
 
+def trilemma_panel(ax, rows, x_key, x_label, modes, norm):
+    """Coverage (modes) against the dataset's other measure; colour and size grow with NFE."""
+    models = [r for r in rows if r["nfe"] > 0 and r.get(x_key) is not None]
+    for r in models:
+        ddgan = r["method"].startswith("DDGAN")
+        ax.scatter(r[x_key], r["modes"], c=[r["nfe"]], cmap="viridis", norm=norm, s=30 + 25 * math.log10(r["nfe"]),
+                   marker="*" if ddgan else "o", edgecolors="black" if ddgan else "none", linewidths=0.6, zorder=3)
+        ax.annotate(r["method"], (r[x_key], r["modes"]), fontsize=6.5, xytext=(4, 3), textcoords="offset points")
+    for r in rows:   # the references: real data and (2-D) uniform noise
+        if r["nfe"] == 0 and r.get(x_key) is not None:
+            ax.scatter(r[x_key], r["modes"], color="0.5", marker="s", s=30, zorder=2)
+            ax.annotate(r["method"], (r[x_key], r["modes"]), fontsize=6.5, color="0.35", xytext=(4, -9),
+                        textcoords="offset points")
+    ax.set(xlabel=x_label, ylabel=f"modes covered (of {modes})", ylim=(-0.04 * modes, 1.08 * modes))
+    ax.grid(alpha=0.3)
+
+
 def trilemma_chart(rows_by_dataset, path):
-    """Quality and coverage against NFE (log scale), one column per dataset."""
-    measures = [("high_quality", "high-quality fraction (25-Gaussians)"), ("modes", "modes covered"),
-                ("kl", "KL(mode histogram || uniform)")]
-    fig, axes = plt.subplots(len(measures), len(rows_by_dataset), figsize=(5.5 * len(rows_by_dataset), 9),
-                             squeeze=False)
-    for col, (dataset, rows) in enumerate(rows_by_dataset.items()):
-        rows = [r for r in rows if r["nfe"] > 0]
-        for row_index, (key, title) in enumerate(measures):
-            ax = axes[row_index, col]
-            present = [r for r in rows if r.get(key) is not None]
-            if not present:
-                ax.axis("off")
-                continue
-            for r in present:
-                colour = "C3" if r["method"].startswith("DDGAN") else "C0"
-                ax.scatter(r["nfe"], r[key], color=colour, s=30)
-                ax.annotate(r["method"], (r["nfe"], r[key]), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    """The trilemma in one picture per dataset: quality (or mode balance) vs coverage, colour = NFE."""
+    models = [r for rows in rows_by_dataset.values() for r in rows if r["nfe"] > 0]
+    norm = LogNorm(vmin=1, vmax=max([r["nfe"] for r in models] + [2]))
+    fig, axes = plt.subplots(1, len(rows_by_dataset), figsize=(6.2 * len(rows_by_dataset), 5.2), squeeze=False)
+    for ax, (dataset, rows) in zip(axes[0], rows_by_dataset.items()):
+        if dataset == "mixture25":
+            trilemma_panel(ax, rows, "high_quality", "sample quality: fraction within 3 std of a centre", 25, norm)
+            ax.set_xlim(-0.03, 1.05)
+            ax.set_title("25-Gaussians: sharp (right) and covering (top) at low NFE (yellow = slow)", fontsize=9)
+        else:
+            trilemma_panel(ax, rows, "kl", "KL(mode histogram || uniform), log scale, reversed (right = balanced)", 1000, norm)
             ax.set_xscale("log")
-            ax.set(xlabel="network evaluations per sample (NFE)", ylabel=key)
-            ax.set_title(f"{dataset}: {title}", fontsize=9)
-            ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+            ax.invert_xaxis()
+            ax.set_title("stacked digits: covering (top) and balanced (right); no quality measure", fontsize=9)
+    colourbar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=axes[0].tolist(), shrink=0.85)
+    colourbar.set_label("network evaluations per sample (NFE); stars: DDGAN")
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)

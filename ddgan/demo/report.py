@@ -1,6 +1,7 @@
 """The demo's tables (CSV), checks of the paper's expectations, and summary.md."""
 import csv
 import json
+import re
 
 COLUMNS = {
     "mixture25": ["method", "T", "nfe", "n_samples", "modes", "high_quality", "kl", "sample_seconds",
@@ -113,7 +114,42 @@ def training_table(runs, work):
     return "\n".join(lines)
 
 
-def write_summary(path, profile, rows_by_dataset, meta, notes, training=""):
+def read_previous(out):
+    """The results a demo output folder held before this invocation: {dataset: rows}, and their commit."""
+    previous = {}
+    for dataset in COLUMNS:
+        path = out / f"{dataset}.csv"
+        if path.exists():
+            with open(path, newline="") as f:
+                previous[dataset] = list(csv.DictReader(f))
+    summary = out / "summary.md"
+    match = re.search(r"at commit `([0-9a-f]+)`", summary.read_text()) if summary.exists() else None
+    return previous, match.group(1) if match else None
+
+
+def change_lines(previous, previous_commit, rows_by_dataset, changes):
+    """What changed from the results this folder held before: the settings (`changes`) and, per row
+    present in both tables, the numbers before -> now."""
+    if not previous:
+        return []
+    lines = ["## Changes from the previous results in this folder", "",
+             f"The previous tables here came from commit `{previous_commit or 'unknown'}`."]
+    lines += [f"- {change}" for change in changes] + [""]
+    for dataset, rows in rows_by_dataset.items():
+        before = {r["method"]: r for r in previous.get(dataset, [])}
+        keys = [k for k in ("modes", "high_quality", "kl") if k in COLUMNS[dataset]]
+        table = ["| method | " + " | ".join(f"{k} before -> now" for k in keys) + " |", "|" + "---|" * (len(keys) + 1)]
+        for row in rows:
+            old = before.get(row["method"])
+            if old is not None:
+                cells = [f"{old[k] or '-'} -> {format_value(row.get(k))}" for k in keys]
+                table.append(f"| {row['method']} | " + " | ".join(cells) + " |")
+        if len(table) > 2:
+            lines += [f"{dataset}:", "", *table, ""]
+    return lines
+
+
+def write_summary(path, profile, rows_by_dataset, meta, notes, training="", changes=()):
     lines = [f"# Demo: the generative learning trilemma at CPU scale (profile `{profile}`)", "",
              f"Produced by `python -m ddgan.demo --profile {profile}` at commit `{meta['commit']}` on "
              f"{meta['device']}, {meta['date']}; {meta['jobs']} worker process(es); this invocation took {meta['seconds']:.0f} s "
@@ -138,6 +174,7 @@ def write_summary(path, profile, rows_by_dataset, meta, notes, training=""):
                   "does not fall as it converges, so for GANs the change only shows whether training had settled.",
                   "", training, ""]
     lines += ["## How to read these numbers", ""] + [f"- {note}" for note in notes] + [""]
+    lines += changes
     path.write_text("\n".join(lines))
     return checks
 
