@@ -9,7 +9,7 @@ import torch
 
 from ddgan.datasets.toy import to_original_units
 from ddgan.demo.scoring import score_stacked_digits
-from ddgan.metrics.mode_coverage import mixture25_scores
+from ddgan.metrics.mode_coverage import COVERED_FRACTION, mixture25_scores
 from ddgan.metrics.digit_classifier import load_digit_classifier
 from ddgan.trainer import train
 
@@ -35,6 +35,12 @@ def score(dataset, samples, classifier):
     return score_stacked_digits(samples, classifier)
 
 
+def is_trained(run, root):
+    """Whether `run` has finished training in `root` (its demo-training record reached train.steps)."""
+    record_path = Path(root) / run.dataset / run.key / "demo-training.json"
+    return record_path.exists() and json.loads(record_path.read_text())["steps"] == run.config["train"]["steps"]
+
+
 def train_once(run, run_dir):
     """Train (or resume / skip a finished run) and return the total training seconds."""
     record_path = run_dir / "demo-training.json"
@@ -56,7 +62,8 @@ def execute_run(run, root, classifier_path=None):
     rows = []
     for evaluation in run.evaluations:
         cached = run_dir / f"scores-{slug(evaluation.label)}.json"
-        key = {"step": trainer.step, "n_samples": evaluation.n_samples, "sample_options": evaluation.sample_options}
+        key = {"step": trainer.step, "n_samples": evaluation.n_samples, "sample_options": evaluation.sample_options,
+               **({"covered_fraction": COVERED_FRACTION} if run.dataset == "mixture25" else {})}
         previous = json.loads(cached.read_text()) if cached.exists() else None
         if previous and previous["key"] == key:   # scored before by this finished run: reuse
             rows.append({**previous["row"], "train_seconds": round(seconds, 1)})

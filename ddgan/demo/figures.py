@@ -74,39 +74,64 @@ def sample_grids(samples_by_method, path):
     plt.close(fig)
 
 
-def trilemma_panel(ax, rows, x_key, x_label, modes, norm):
+def place_labels(ax, points, labels, colour="black", placed=None):
+    """Annotate points; a label that would overlap one already placed moves down or up in steps of a line."""
+    to_axes = ax.transData + ax.transAxes.inverted()
+    width, height = ax.get_window_extent().width, ax.get_window_extent().height   # display pixels
+    line = 9 * ax.figure.dpi / 72 / height                                         # one label line, axes units
+    placed = [] if placed is None else placed
+    for (x, y), label in sorted(zip(points, labels), key=lambda item: (-item[0][1], item[0][0])):
+        fx, fy = to_axes.transform((x, y))
+        right = fx > 0.65
+        w = len(label) * 4.3 * ax.figure.dpi / 72 / width
+        left_edge = fx - 0.01 - w if right else fx + 0.01
+        for shift in (0, -1, 1, -2, 2, -3, 3, -4, 4, -5, 5, -6):
+            bottom = fy + 0.005 + shift * line
+            box = (left_edge, bottom, left_edge + w, bottom + line)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                break
+        placed.append(box)
+        ax.annotate(label, (x, y), xytext=(box[0], box[1]), textcoords="axes fraction", fontsize=6.5, color=colour,
+                    arrowprops={"arrowstyle": "-", "color": "0.75", "lw": 0.5} if shift else None)
+    return placed
+
+
+def trilemma_panel(ax, rows, x_key, x_label, modes, norm, log_x=False):
     """Coverage (modes) against the dataset's other measure; colour and size grow with NFE."""
     models = [r for r in rows if r["nfe"] > 0 and r.get(x_key) is not None]
+    references = [r for r in rows if r["nfe"] == 0 and r.get(x_key) is not None]   # real data, uniform noise
     for r in models:
         ddgan = r["method"].startswith("DDGAN")
         ax.scatter(r[x_key], r["modes"], c=[r["nfe"]], cmap="viridis", norm=norm, s=30 + 25 * math.log10(r["nfe"]),
                    marker="*" if ddgan else "o", edgecolors="black" if ddgan else "none", linewidths=0.6, zorder=3)
-        ax.annotate(r["method"], (r[x_key], r["modes"]), fontsize=6.5, xytext=(4, 3), textcoords="offset points")
-    for r in rows:   # the references: real data and (2-D) uniform noise
-        if r["nfe"] == 0 and r.get(x_key) is not None:
-            ax.scatter(r[x_key], r["modes"], color="0.5", marker="s", s=30, zorder=2)
-            ax.annotate(r["method"], (r[x_key], r["modes"]), fontsize=6.5, color="0.35", xytext=(4, -9),
-                        textcoords="offset points")
-    ax.set(xlabel=x_label, ylabel=f"modes covered (of {modes})", ylim=(-0.04 * modes, 1.08 * modes))
+    for r in references:
+        ax.scatter(r[x_key], r["modes"], color="0.5", marker="s", s=30, zorder=2)
+    ax.set(xlabel=x_label, ylabel=f"modes covered (of {modes})", ylim=(-0.06 * modes, 1.1 * modes))
+    if log_x:
+        ax.set_xscale("log")
+        ax.invert_xaxis()
     ax.grid(alpha=0.3)
+    placed = place_labels(ax, [(r[x_key], r["modes"]) for r in models], [r["method"] for r in models])
+    place_labels(ax, [(r[x_key], r["modes"]) for r in references], [r["method"] for r in references], "0.35", placed)
 
 
 def trilemma_chart(rows_by_dataset, path):
     """The trilemma in one picture per dataset: quality (or mode balance) vs coverage, colour = NFE."""
     models = [r for rows in rows_by_dataset.values() for r in rows if r["nfe"] > 0]
     norm = LogNorm(vmin=1, vmax=max([r["nfe"] for r in models] + [2]))
-    fig, axes = plt.subplots(1, len(rows_by_dataset), figsize=(6.2 * len(rows_by_dataset), 5.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(rows_by_dataset), figsize=(6.4 * len(rows_by_dataset), 5.4), squeeze=False)
     for ax, (dataset, rows) in zip(axes[0], rows_by_dataset.items()):
         if dataset == "mixture25":
-            trilemma_panel(ax, rows, "high_quality", "sample quality: fraction within 3 std of a centre", 25, norm)
             ax.set_xlim(-0.03, 1.05)
-            ax.set_title("25-Gaussians: sharp (right) and covering (top) at low NFE (yellow = slow)", fontsize=9)
+            trilemma_panel(ax, rows, "high_quality", "sample quality: fraction within 3 std of a centre", 25, norm)
+            ax.set_title("25-Gaussians: the goal is top right (sharp, every mode)\nwith a dark marker (few network calls)",
+                         fontsize=9)
         else:
-            trilemma_panel(ax, rows, "kl", "KL(mode histogram || uniform), log scale, reversed (right = balanced)", 1000, norm)
-            ax.set_xscale("log")
-            ax.invert_xaxis()
-            ax.set_title("stacked digits: covering (top) and balanced (right); no quality measure", fontsize=9)
+            trilemma_panel(ax, rows, "kl", "KL(mode histogram || uniform), log scale, reversed (right = balanced)",
+                           1000, norm, log_x=True)
+            ax.set_title("stacked digits: coverage and balance (no quality measure at 8x8)\n"
+                         "the goal is top right with a dark marker", fontsize=9)
     colourbar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=axes[0].tolist(), shrink=0.85)
-    colourbar.set_label("network evaluations per sample (NFE); stars: DDGAN")
+    colourbar.set_label("NFE: network evaluations per sample (stars: DDGAN; grey squares: references)")
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)

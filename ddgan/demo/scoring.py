@@ -1,7 +1,7 @@
 """Scores of the demo's two datasets, whose modes are known exactly.
 
 25-Gaussians: ddgan.metrics.mode_coverage.mixture25_scores on the samples in the grid's original
-units (a mode is covered when it holds half the high-quality samples it would hold under the data).
+units (a mode is covered when it holds a quarter of the high-quality samples it would hold under the data).
 Stacked digits: a digit classifier labels each channel; the mode is the triple (1000 modes).
 """
 import numpy as np
