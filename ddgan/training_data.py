@@ -15,7 +15,8 @@ TOY_DATASETS = ("mixture25", "stacked_digits")
 
 
 def load_training_array(data_config):
-    """The training set as an array: float32 in [-1, 1] (toy data) or uint8 NHWC (prepared images)."""
+    """The training set as an array: float32 (toy data: digits in [-1, 1], the 25-Gaussians in units of
+    data.scale) or uint8 NHWC (prepared images)."""
     name = data_config["dataset"]
     if name == "mixture25":
         return toy.mixture25(data_config.get("size", 100_000), data_config.get("seed", 0),

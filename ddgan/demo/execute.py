@@ -1,4 +1,4 @@
-"""Train one demo run and score its samples (runs in a worker process, one thread each)."""
+"""Train one demo run and score its samples (runs in a worker process, one thread by default)."""
 import json
 import re
 import time
@@ -53,9 +53,9 @@ def train_once(run, run_dir):
     return trainer, record["seconds"]
 
 
-def execute_run(run, root, classifier_path=None):
+def execute_run(run, root, classifier_path=None, threads=1):
     """Train `run`, sample every evaluation, score it; returns one result row per evaluation."""
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     run_dir = Path(root) / run.dataset / run.key
     trainer, seconds = train_once(run, run_dir)
     classifier = load_digit_classifier(classifier_path) if run.dataset == "stacked_digits" else None

@@ -7,8 +7,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
+from matplotlib.patches import Circle  # noqa: E402
 
-from ddgan.datasets.toy import MIXTURE25_CENTRES  # noqa: E402
+from ddgan.datasets.toy import MIXTURE25_CENTRES, MIXTURE25_STD  # noqa: E402
+from ddgan.metrics.mode_coverage import HIGH_QUALITY_STDS  # noqa: E402
 
 GRID_LIMIT = 5.5        # the 25-Gaussians' axes: centres at -4..4
 DIGIT_UPSCALE = 4       # 8x8 digits drawn as 32x32 blocks of pixels (nearest), no gaps between samples
@@ -24,9 +26,11 @@ def panel_grid(n, width=3.0):
 
 
 def draw_mixture25(ax, points, title):
-    """Points (original units) in grey over the 25 true centres (red)."""
-    ax.scatter(points[:, 0], points[:, 1], s=1, alpha=0.3, color="0.3", rasterized=True)
-    ax.scatter(MIXTURE25_CENTRES[:, 0], MIXTURE25_CENTRES[:, 1], s=12, color="red", marker="x", linewidths=0.8)
+    """Points (original units) in grey; red circles of radius 3 std around the 25 true centres mark
+    where a sample counts as of high quality."""
+    ax.scatter(points[:, 0], points[:, 1], s=1, alpha=0.3, color="0.2", rasterized=True, zorder=1)
+    for centre in MIXTURE25_CENTRES:
+        ax.add_patch(Circle(centre, HIGH_QUALITY_STDS * MIXTURE25_STD, fill=False, color="red", lw=0.6, zorder=2))
     ax.set(xlim=(-GRID_LIMIT, GRID_LIMIT), ylim=(-GRID_LIMIT, GRID_LIMIT), aspect="equal", xticks=[], yticks=[])
     ax.set_title(title, fontsize=9)
 
