@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from ddgan.datasets.toy import MIXTURE25_CENTRES, MIXTURE25_STD, digits_split, mixture25, stack_digits
 from ddgan.demo import figures, report
-from ddgan.demo.execute import execute_run, is_trained, slug
+from ddgan.demo.execute import CLASSIFIER_FILE, execute_run, is_trained, slug
 from ddgan.demo.plan import CLASSIFIER_EPOCHS, DATASETS, PROFILE_DATASETS, STEPS, demo_runs
 from ddgan.demo.scoring import score_stacked_digits
 from ddgan.metrics.digit_classifier import load_digit_classifier, save_digit_classifier, train_digit_classifier
@@ -42,12 +42,14 @@ REFERENCE_SEED = 12345   # real samples for the "data" rows, drawn independently
 
 
 def prepare_classifier(work, epochs):
-    """The digit classifier that labels each channel, trained on the digits' training split."""
-    path = work / "digit_classifier.pt"
+    """The digit classifier that labels each channel, trained on the digits' training split (saved atomically:
+    the workers wait for the file)."""
+    path = work / CLASSIFIER_FILE
     if not path.exists():
         x_train, y_train, x_test, y_test = digits_split()
         classifier = train_digit_classifier(x_train, y_train, x_test, y_test, epochs=epochs, batch_size=64)
-        save_digit_classifier(classifier, path)
+        save_digit_classifier(classifier, path.with_suffix(".partial"))
+        path.with_suffix(".partial").rename(path)
     return path
 
 
@@ -103,14 +105,16 @@ def main(argv=None):
     runs = demo_runs(args.profile, args.datasets)
     unfinished = [r for r in runs if not is_trained(r, work)] if args.finished_only else []
     runs = [r for r in runs if r not in unfinished]
-    classifier_path = (prepare_classifier(work, CLASSIFIER_EPOCHS[args.profile])
-                       if "stacked_digits" in args.datasets else None)
+    digits = any(r.dataset == "stacked_digits" for r in runs)
+    classifier_path = work / CLASSIFIER_FILE if digits else None
 
     rows = []
     context = multiprocessing.get_context("spawn")
     with futures.ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
         pending = [pool.submit(execute_run, run, work, classifier_path, args.threads)
                    for run in sorted(runs, key=lambda r: r.priority)]
+        if digits:   # while the first runs (25-Gaussians) train; digit runs wait for it before scoring
+            prepare_classifier(work, CLASSIFIER_EPOCHS[args.profile])
         for done in tqdm(futures.as_completed(pending), total=len(pending), desc=f"demo ({args.profile})"):
             rows += done.result()
 

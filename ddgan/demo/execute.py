@@ -13,6 +13,7 @@ from ddgan.metrics.mode_coverage import COVERED_FRACTION, mixture25_scores
 from ddgan.metrics.digit_classifier import load_digit_classifier
 from ddgan.trainer import train
 
+CLASSIFIER_FILE = "digit_classifier.pt"   # in the demo's work folder
 SAMPLE_BATCH = 2000
 SAMPLE_SEED = 0
 KEEP_FOR_FIGURES = {"mixture25": 5000, "stacked_digits": 64}
@@ -33,6 +34,13 @@ def score(dataset, samples, classifier):
     if dataset == "mixture25":
         return mixture25_scores(samples)
     return score_stacked_digits(samples, classifier)
+
+
+def wait_for(path, poll_seconds=5):
+    """The path once it exists: the demo's main process trains the digit classifier while the runs train."""
+    while not Path(path).exists():
+        time.sleep(poll_seconds)
+    return path
 
 
 def is_trained(run, root):
@@ -58,7 +66,7 @@ def execute_run(run, root, classifier_path=None, threads=1):
     torch.set_num_threads(threads)
     run_dir = Path(root) / run.dataset / run.key
     trainer, seconds = train_once(run, run_dir)
-    classifier = load_digit_classifier(classifier_path) if run.dataset == "stacked_digits" else None
+    classifier = load_digit_classifier(wait_for(classifier_path)) if run.dataset == "stacked_digits" else None
     rows = []
     for evaluation in run.evaluations:
         cached = run_dir / f"scores-{slug(evaluation.label)}.json"
