@@ -85,7 +85,8 @@ def test_finished_only_tables_list_the_runs_still_training(tmp_path):
     (work / "mixture25" / "vae" / "demo-training.json").unlink()   # as if the VAE were still training
     assert main(common + ["--out", str(out), "--finished-only"]) == 0
     methods = [r["method"] for r in csv.DictReader(open(out / "mixture25.csv"))]
-    assert "VAE" not in methods and {"DDGAN T=4", "DDPM 1000 steps", "data (held-out samples)", "uniform noise"} <= set(methods)
+    assert "VAE" not in methods
+    assert {"DDGAN T=4", "DDPM 1000 steps", "data (held-out samples)", "uniform noise"} <= set(methods)
     rows = {r["method"]: r for r in csv.DictReader(open(out / "mixture25.csv"))}
     assert rows["uniform noise"]["modes"] == "0" and rows["data (held-out samples)"]["modes"] == "25"
     assert "NOT FINISHED" in (out / "summary.md").read_text() and "mixture25/vae" in (out / "summary.md").read_text()

@@ -5,8 +5,9 @@
 Trains DDGAN (T = 1, 2, 4), a Gaussian denoiser on DDGAN's 4-step schedule and the baselines
 (DDPM sampled with DDPM and DDIM steps, VAE, latent diffusion, VDM) on the 25-Gaussian grid and on
 stacked 8x8 digits (the quick profile: the core rows on the grid only; see ddgan.demo.plan), then
-scores samples (modes, quality, KL), counts network calls and times sampling. Finished runs and their scores in --work are reused, so an interrupted demo continues
-where it stopped.
+scores samples (modes, quality, KL), counts network calls and times sampling. Finished runs and their
+scores in --work are reused, so an interrupted demo continues where it stopped; --finished-only
+writes the tables of the runs finished so far without training.
 """
 import argparse
 import concurrent.futures as futures
@@ -34,8 +35,8 @@ from ddgan.sampling import load_sampler
 PROFILE_NOTES = {
     "quick": "the core rows of the trilemma on the 25-Gaussians, trained briefly (DDGAN T=4 longest); "
              "`make demo PROFILE=full` trains every row on both datasets, longer.",
-    "full": "every row on both datasets; on the 25-Gaussians DDGAN T=4 trains as in the quick profile and the "
-            "other rows longer (the training table gives each run's steps and how much its loss still moved).",
+    "full": "every row on both datasets; on the 25-Gaussians DDGAN T=4 trains longest (the training table gives "
+            "each run's steps and how much its loss still moved).",
     "smoke": "seconds of training to exercise every code path; its numbers mean nothing.",
 }
 REFERENCE_SEED = 12345   # real samples for the "data" rows, drawn independently of training data
@@ -62,8 +63,8 @@ def reference_rows(dataset, n, classifier_path):
                 ("uniform noise", mixture25_scores(uniform_noise(n)))]
     else:
         _, _, x_test, y_test = digits_split()
-        rows = [("data (held-out samples)", score_stacked_digits(stack_digits(x_test, y_test, n, seed=REFERENCE_SEED)[0],
-                                                                 load_digit_classifier(classifier_path)))]
+        held_out = stack_digits(x_test, y_test, n, seed=REFERENCE_SEED)[0]
+        rows = [("data (held-out samples)", score_stacked_digits(held_out, load_digit_classifier(classifier_path)))]
     return [{"dataset": dataset, "method": label, "T": None, "nfe": 0, "n_samples": n, **scores}
             for label, scores in rows]
 
@@ -81,7 +82,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m ddgan.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="quick", choices=sorted(STEPS))
     parser.add_argument("--out", default=None, type=Path,
-                        help="default results/demo for the full profile (the committed one), else results/demo-<profile>")
+                        help="default: results/demo for the full profile (the committed one), "
+                             "results/demo-<profile> for the others")
     parser.add_argument("--work", default=None, type=Path, help="run directories (default runs/demo/<profile>)")
     parser.add_argument("--jobs", type=int, default=2, help="training processes in parallel")
     parser.add_argument("--threads", type=int, default=1,
@@ -141,8 +143,9 @@ def main(argv=None):
     report.write_configs(args.out / "configs.json", runs)
     notes = summary_notes(args.profile, classifier_path, rows_by_dataset)
     if unfinished:
+        missing = ", ".join(f"{r.dataset}/{r.key}" for r in unfinished)
         notes.insert(0, "NOT FINISHED: these runs had not finished training when the tables were made "
-                        f"(`--finished-only`) and are missing from them: {', '.join(f'{r.dataset}/{r.key}' for r in unfinished)}.")
+                        f"(`--finished-only`) and are missing from them: {missing}.")
     meta = {"commit": commit, "device": device_name("cpu"), "date": now(), "jobs": args.jobs, "threads": args.threads,
             "seconds": time.time() - started}
     changes = report.change_lines(previous, previous_commit, rows_by_dataset, SETTING_CHANGES)
@@ -173,7 +176,8 @@ def quality_note(rows):
     best = max(models, key=lambda r: r["high_quality"])
     data = next(r for r in rows if r["method"].startswith("data"))
     return (f"Quality at this scale: the held-out data has high_quality {data['high_quality']:.3f}, uniform noise over "
-            f"the grid's 25 cells [-{UNIFORM_HALF_WIDTH}, {UNIFORM_HALF_WIDTH}]^2 {uniform_high_quality_fraction():.3f} "
+            f"the grid's 25 cells [-{UNIFORM_HALF_WIDTH}, {UNIFORM_HALF_WIDTH}]^2 "
+            f"{uniform_high_quality_fraction():.3f} "
             f"(in expectation); the sharpest model is {best['method']} at {best['high_quality']:.3f}. A model near the "
             "noise level has learned where the 25 cells are but not the modes' 0.05 width; under the coverage rule "
             "such a model covers no mode, whatever its KL.")
@@ -181,24 +185,27 @@ def quality_note(rows):
 
 SETTING_CHANGES = (
     "Relative to the results of commit b5c1cb8 (before issue 14): the 25-Gaussians are trained in their original "
-    "units (data.scale 1: centres -4..4) instead of divided by 4, every 2-D network (DDGAN's generator and "
-    "discriminator, the DDPM/Gaussian-denoiser/VDM/latent-diffusion denoisers, the VAE and autoencoders) "
-    "uses the same MLP family with Fourier input features, and the Sampler no longer clamps 2-D samples to [-1, 1].",
-    "modes on the 25-Gaussians now counts a centre only when it holds a quarter of the high-quality samples it would hold "
-    "under the data (before: one sample within 3 std sufficed, so uniform noise covered 25/25); a `uniform noise` "
-    "row is new. The `before` numbers below were scored with the old rule.",
+    "units (data.scale 1: centres -4..4) instead of divided by 4; every 2-D generator, denoiser, encoder and "
+    "decoder (DDGAN, DDPM, the Gaussian denoiser, VDM, latent diffusion, VAE) is the same MLP with Fourier "
+    "features of its input (DDGAN's discriminator sees plain coordinates); the Sampler no longer clamps 2-D "
+    "samples to [-1, 1]; DDGAN T=4 trains 16,000 steps (T=1, T=2: 6,000).",
+    "modes on the 25-Gaussians now counts a centre only when it holds a quarter of the high-quality samples it "
+    "would hold under the data (before: one sample within 3 std sufficed, so uniform noise covered 25/25); the "
+    "`uniform noise` row is new. The `before` numbers below were scored with the old rule.",
     "The quick profile (`make demo`) now trains the core trilemma rows on the 25-Gaussians only and writes to "
-    "results/demo-quick; the full profile trains every row on both datasets.",
+    "results/demo-quick; the full profile trains every row on both datasets. Stacked digits: same configs as "
+    "before; only their figure changed (8x8 digits upscaled 4x, nearest, no gaps).",
 )
 
 
 def summary_notes(profile, classifier_path, rows_by_dataset):
     notes = [
-        "modes: 25-Gaussians, centres holding at least a quarter of the high-quality samples they would hold under the "
-        "data (0.0099 N of N samples; ddgan.metrics.mode_coverage), so neither uniform noise nor a model blurred over the "
-        "grid covers a mode; stacked digits, label triples seen at least once. kl: KL(sample mode histogram || "
-        "uniform), natural log; every sample counts (nearest centre / classified triple). high_quality: fraction of "
-        "samples within 3 std (0.15) of a centre. 25-Gaussian scores are in the grid's original units.",
+        "modes: 25-Gaussians, centres holding at least a quarter of the high-quality samples they would hold under "
+        "the data (0.0099 N of N samples; ddgan.metrics.mode_coverage), so neither uniform noise nor a model blurred "
+        "over the grid covers a mode; stacked digits, label triples seen at least once. kl: KL(sample mode "
+        "histogram || uniform), natural log; every sample counts (nearest centre / classified triple). "
+        "high_quality: fraction of samples within 3 std (0.15) of a centre. 25-Gaussian scores are in the grid's "
+        "original units.",
         "The `data` row scores held-out real samples the same way: with finitely many samples even the true "
         "distribution has KL > 0 and may miss modes, so compare models against it, not against 0. The `uniform "
         "noise` row is the sanity check of the coverage rule: it must cover no mode.",

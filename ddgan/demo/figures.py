@@ -128,8 +128,8 @@ def trilemma_chart(rows_by_dataset, path):
         if dataset == "mixture25":
             ax.set_xlim(-0.03, 1.05)
             trilemma_panel(ax, rows, "high_quality", "sample quality: fraction within 3 std of a centre", 25, norm)
-            ax.set_title("25-Gaussians: the goal is top right (sharp, every mode)\nwith a dark marker (few network calls)",
-                         fontsize=9)
+            ax.set_title("25-Gaussians: the goal is top right (sharp, every mode)\n"
+                         "with a dark marker (few network calls)", fontsize=9)
         else:
             trilemma_panel(ax, rows, "kl", "KL(mode histogram || uniform), log scale, reversed (right = balanced)",
                            1000, norm, log_x=True)
