@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ddgan.nets.small import FourierFeatures
+
 
 def check_halvings(image_size, channel_mult):
     if image_size % 2 ** (len(channel_mult) - 1):
@@ -94,23 +96,29 @@ def mlp(widths):
 
 
 class MLPEncoder(nn.Module):
-    def __init__(self, data_dim=2, latent_dim=2, hidden=256, depth=3):
+    """x -> (mean, log variance) of q(z | x); optional Fourier features of x, as the 2-D denoisers."""
+
+    def __init__(self, data_dim=2, latent_dim=2, hidden=256, depth=3, fourier_octaves=0):
         super().__init__()
-        self.body = nn.Sequential(*mlp([data_dim] + [hidden] * depth + [2 * latent_dim]))
+        self.features = FourierFeatures(fourier_octaves)
+        self.body = nn.Sequential(*mlp([self.features.dim(data_dim)] + [hidden] * depth + [2 * latent_dim]))
 
     def forward(self, x):
-        mean, log_variance = self.body(x).chunk(2, dim=1)
+        mean, log_variance = self.body(self.features(x)).chunk(2, dim=1)
         return mean, log_variance
 
 
 class MLPDecoder(nn.Module):
-    def __init__(self, data_dim=2, latent_dim=2, hidden=256, depth=3):
+    """z -> x; optional Fourier features of z (a map onto sharp clusters is a staircase in z)."""
+
+    def __init__(self, data_dim=2, latent_dim=2, hidden=256, depth=3, fourier_octaves=0):
         super().__init__()
         self.latent_shape = (latent_dim,)
-        self.body = nn.Sequential(*mlp([latent_dim] + [hidden] * depth + [data_dim]))
+        self.features = FourierFeatures(fourier_octaves)
+        self.body = nn.Sequential(*mlp([self.features.dim(latent_dim)] + [hidden] * depth + [data_dim]))
 
     def forward(self, z):
-        return self.body(z)
+        return self.body(self.features(z))
 
 
 # ------------------------------------------------------------------ the terms of the ELBO

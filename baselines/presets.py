@@ -9,16 +9,18 @@ import copy
 import json
 
 from ddgan.config import ConfigError
+from ddgan.presets import MIXTURE25_DATA, MIXTURE25_DISCRIMINATOR, MIXTURE25_MLP
 
 DEMO_DATASETS = ("mixture25", "stacked_digits")
 
-# Training steps per profile, dataset and method ("quick": the default `make demo`). Measured on the
-# 2-core CPU with one thread per run (ms/step, under load): mixture25 ddpm 10, vae 13, ldm 15, vdm 17;
-# stacked_digits ddpm 47, vae 43, ldm 30, vdm 50. Quick: about 5.5 CPU-minutes in all, full: about 22.
+# Training steps per profile, dataset and method ("quick": the default `make demo`, which trains only the
+# DDPM of these on the 25-Gaussians). Measured on the 2-core CPU with one thread per run (ms/step, under
+# load, before the Fourier features): mixture25 ddpm 10, vae 13, ldm 15, vdm 17; stacked_digits ddpm 47,
+# vae 43, ldm 30, vdm 50.
 DEMO_STEPS = {
-    "quick": {"mixture25": {"ddpm": 3000, "vae": 2000, "ldm": 3000, "vdm": 3000},
+    "quick": {"mixture25": {"ddpm": 4000, "vae": 2000, "ldm": 3000, "vdm": 3000},
               "stacked_digits": {"ddpm": 1000, "vae": 1000, "ldm": 1500, "vdm": 1000}},
-    "full": {"mixture25": {"ddpm": 12000, "vae": 8000, "ldm": 12000, "vdm": 12000},
+    "full": {"mixture25": {"ddpm": 12000, "vae": 6000, "ldm": 8000, "vdm": 8000},
              "stacked_digits": {"ddpm": 4000, "vae": 4000, "ldm": 6000, "vdm": 4000}},
 }
 
@@ -39,7 +41,7 @@ DEMO_SAMPLING = {
 DEMO_METHODS = tuple(DEMO_SAMPLING)
 
 DATA = {
-    "mixture25": {"dataset": "mixture25", "size": 100_000, "seed": 0, "shape": [2]},
+    "mixture25": MIXTURE25_DATA,
     "stacked_digits": {"dataset": "stacked_digits", "size": 60_000, "seed": 0, "shape": [3, 8, 8]},
 }
 BATCH = {"mixture25": 256, "stacked_digits": 64}
@@ -51,15 +53,16 @@ def linear_schedule(num_timesteps=1000, **sampling):
 
 
 def demo_networks(method, dataset):
-    if dataset == "mixture25":
-        mlp = {"arch": "mlp", "data_dim": 2, "hidden": 256, "depth": 3}
-        encoder = {"arch": "mlp_encoder", "data_dim": 2, "latent_dim": 2, "hidden": 256, "depth": 3}
-        decoder = {"arch": "mlp_decoder", "data_dim": 2, "latent_dim": 2, "hidden": 256, "depth": 3}
+    if dataset == "mixture25":   # DDGAN's MLP family (ddgan.presets), for every network of every method
+        mlp = {"arch": "mlp", **MIXTURE25_MLP}
+        encoder = {"arch": "mlp_encoder", "latent_dim": 2, **MIXTURE25_MLP}
+        decoder = {"arch": "mlp_decoder", "latent_dim": 2, **MIXTURE25_MLP}
         return {
             "ddpm": {"denoiser": mlp},
             "vae": {"encoder": encoder, "decoder": decoder},
             "ldm": {"encoder": encoder, "generator": {"arch": "latent_generator", "denoiser": mlp, "decoder": decoder}},
-            "vdm": {"model": {"arch": "vdm_model", "denoiser": mlp, "schedule": "learned_nnet"}},
+            # the grid spans -4..4: gamma_max 10 (alpha_1 = 0.007) keeps the prior N(0, 1) at t = 1 (5: alpha_1 = 0.08)
+            "vdm": {"model": {"arch": "vdm_model", "denoiser": mlp, "schedule": "learned_nnet", "gamma_max": 10.0}},
         }[method]
     unet = {"arch": "conv_unet", "image_size": 8, "in_channels": 3, "base_channels": 32, "channel_mult": [1, 2],
             "output": "linear"}
@@ -108,7 +111,7 @@ def latent_ddgan(config, dataset):
     generator = config["networks"]["generator"]
     generator["denoiser"] = {**generator["denoiser"], "nz": nz}
     if dataset == "mixture25":
-        config["networks"]["discriminator"] = {"arch": "mlp_discriminator", "data_dim": 2, "hidden": 256, "depth": 3}
+        config["networks"]["discriminator"] = dict(MIXTURE25_DISCRIMINATOR)
     else:
         config["networks"]["discriminator"] = {"arch": "conv_discriminator", "in_channels": 3, "base_channels": 32,
                                                "channel_mult": [1, 2]}

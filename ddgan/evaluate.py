@@ -3,14 +3,20 @@
     ddgan eval --checkpoint runs/cifar10/netG_1200.pth --dataset cifar10 --metrics fid,is,pr,time \\
         --reference data/cifar10/train.npy --protocol clean,paper
     ddgan eval --samples my_samples/ --dataset cifar10 --metrics fid
+    ddgan eval --checkpoint runs/m25/snapshot.pt --dataset mixture25 --metrics modes,time
+    ddgan eval --samples samples/m25/points.npy --dataset mixture25 --metrics modes
 
-Samples come from a folder of images or from a callable sample_batch(n, generator) returning a
-tensor in [-1, 1], NCHW (or points (n, D) for 2-D data). Generated samples are written as PNG into
+Samples come from a folder of images, a points file (.npy of shape (n, D), or a folder holding
+points.npy as `ddgan sample` writes it), or from a callable sample_batch(n, generator) returning a
+tensor in [-1, 1], NCHW (or points (n, D) for 2-D data). Generated images are written as PNG into
 a fresh folder; every metric reads them back, so folder and callable are evaluated identically.
 Metrics: fid (per protocol, see ddgan.metrics.fid), is (10 splits and 1 split), pr (improved
-precision/recall, k=3), modes (stacked digits: modes covered and KL to uniform), time (NFE and
-seconds for one batch of 100). Paper tables use 50,000 samples (26,000 for modes); fewer are
-refused unless allowed explicitly.
+precision/recall, k=3), modes (stacked digits: modes covered and KL to uniform, with the digit
+classifier; the 25-Gaussians: modes covered, high-quality fraction and KL, as the demo scores them,
+see ddgan.metrics.mode_coverage), time (NFE and seconds for one batch of 100). Paper tables use
+50,000 samples (26,000 for stacked-digit modes, 10,000 on the 25-Gaussians); fewer are refused
+unless allowed explicitly. 25-Gaussian points are in the grid's original units (centres -4..4): a
+checkpoint's samples are converted from its training scale, point files are read as they are.
 """
 import argparse
 import json
@@ -31,7 +37,8 @@ from ddgan.metrics.errors import MetricsError, WeightsUnavailableError
 from ddgan.metrics.images import fresh_folder, iterate_image_batches, list_sample_images, to_uint8, write_images
 from ddgan.metrics.inception import load_fid_extractor, load_is_inception
 from ddgan.metrics.inception_score import class_probabilities, inception_score
-from ddgan.metrics.mode_coverage import MODE_SAMPLES, classify_stacked_digits, mode_coverage, modes_of_labels
+from ddgan.metrics.mode_coverage import (MIXTURE25_SAMPLES, MODE_SAMPLES, classify_stacked_digits, mixture25_scores,
+                                         mode_coverage, modes_of_labels)
 from ddgan.metrics.precision_recall import load_vgg16_fc, precision_recall, vgg16_features
 from ddgan.metrics.reference import DEFAULT_CACHE_DIR, Reference, cached_or_computed, load_reference
 from ddgan.metrics.timing import count_nfe, time_sampling
@@ -51,9 +58,37 @@ def parse_list(value, allowed, what: str) -> list[str]:
     return names
 
 
-def required_samples(metrics) -> int:
+POINTS_FILE = "points.npy"   # what `ddgan sample` writes for 2-D data
+
+
+def required_samples(metrics, dataset="") -> int:
     """Samples the paper's protocol uses for the requested metrics (0 when only timing)."""
-    return PAPER_SAMPLES if {"fid", "is", "pr"} & set(metrics) else MODE_SAMPLES if "modes" in metrics else 0
+    if {"fid", "is", "pr"} & set(metrics):
+        return PAPER_SAMPLES
+    if "modes" in metrics:
+        return MIXTURE25_SAMPLES if dataset == "mixture25" else MODE_SAMPLES
+    return 0
+
+
+def points_source(samples) -> Path | None:
+    """The points file of a sample source (a .npy, or a folder holding points.npy), else None (images)."""
+    path = Path(samples)
+    if path.suffix == ".npy":
+        return path
+    return path / POINTS_FILE if (path / POINTS_FILE).is_file() else None
+
+
+def load_points(path: Path, n_expected: int | None) -> np.ndarray:
+    """Points (n, D) from a .npy file; exactly n_expected of them when given."""
+    if not path.is_file():
+        raise MetricsError(f"points file {path} does not exist; write it with `ddgan sample` first")
+    points = np.load(path)
+    if points.ndim != 2:
+        raise MetricsError(f"points file {path} holds an array of shape {points.shape}; points are (n, D)")
+    if n_expected is not None and len(points) != n_expected:
+        raise MetricsError(f"points file {path} holds {len(points)} points but {n_expected} were asked for; "
+                           f"set the number of samples to {len(points)}")
+    return points
 
 
 def generate_samples(sample_batch, n: int, batch_size: int, seed: int, folder: Path, device) -> np.ndarray | None:
@@ -174,7 +209,8 @@ def evaluate(samples, *, dataset: str, metrics=("fid",), protocols=("clean",), n
     from_callable = callable(samples)
     if "time" in metrics and not from_callable:
         raise MetricsError("the time metric needs a sampler (--checkpoint or a callable), not a sample folder")
-    needed = required_samples(metrics)
+    needed = required_samples(metrics, dataset)
+    mixture = dataset == "mixture25"
     n = n_samples if n_samples is not None else (needed if from_callable else None)
     if n is not None and n < needed and not allow_fewer_samples:
         raise MetricsError(f"{n} samples asked for, but the paper's protocol for {', '.join(metrics)} uses {needed}; "
@@ -197,7 +233,7 @@ def evaluate(samples, *, dataset: str, metrics=("fid",), protocols=("clean",), n
     points_expected = isinstance(reference, Reference) and reference.is_points
     space = pr_feature_space(pr_features, dataset, points_expected) if "pr" in metrics else None
     classifier = None
-    if "modes" in metrics or space == "classifier":
+    if ("modes" in metrics and not mixture) or space == "classifier":
         classifier = load_digit_classifier(digit_classifier, device)
         weights["digits"] = classifier.description
     vgg = None
@@ -214,12 +250,22 @@ def evaluate(samples, *, dataset: str, metrics=("fid",), protocols=("clean",), n
             points = generate_samples(samples, n, batch_size, seed, fresh_folder(work, "png"), device)
             files = [] if points is not None else list_sample_images(work / "png", n)[0]
         elif not from_callable:
-            files = list_sample_images(samples, n)[0]
-            if len(files) < needed and not allow_fewer_samples:
-                raise MetricsError(f"{samples} holds {len(files)} samples, but the paper's protocol uses {needed}; "
+            points_file = points_source(samples)
+            if points_file is not None:
+                points = load_points(points_file, n)
+            else:
+                files = list_sample_images(samples, n)[0]
+            count = len(points) if points is not None else len(files)
+            if count < needed and not allow_fewer_samples:
+                raise MetricsError(f"{samples} holds {count} samples, but the paper's protocol uses {needed}; "
                                    f"pass allow_fewer_samples=True (--allow-fewer-samples) to evaluate them anyway")
-        if points is not None and ({"fid", "is", "modes"} & set(metrics) or space not in (None, "raw")):
-            raise MetricsError("point samples (n, D) support only time and pr against reference points (n, D)")
+        if points is not None and ({"fid", "is"} & set(metrics) or ("modes" in metrics and not mixture)
+                                   or space not in (None, "raw")):
+            raise MetricsError("point samples (n, D) support only time, pr against reference points (n, D), "
+                               "and modes on the 25-Gaussians (--dataset mixture25)")
+        if points is None and mixture and "modes" in metrics:
+            raise MetricsError("25-Gaussian modes are scored on points (n, 2): pass a checkpoint, a points .npy "
+                               "or the folder `ddgan sample` wrote, not images")
         if points is None and space == "raw":
             raise MetricsError("raw-coordinate precision/recall needs point samples (n, D); these are images")
         s = SampleSet(dataset, files, points, reference, Path(cache_dir), batch_size, seed, device, work, num_workers)
@@ -229,6 +275,8 @@ def evaluate(samples, *, dataset: str, metrics=("fid",), protocols=("clean",), n
         if inception is not None:
             values.update(inception_score_values(s, inception))
         digit_features = None
+        if mixture and "modes" in metrics:
+            values.update(mixture25_scores(points))
         if classifier is not None:
             labels, digit_features = classify_stacked_digits(s.batches(), classifier, s.n_batches())
             if "modes" in metrics:
@@ -273,13 +321,14 @@ def write_records(values: dict, fids: dict, protocols, weights: dict, reference_
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `ddgan eval`."""
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--samples", help="folder holding exactly the samples (PNG/JPEG)")
+    source.add_argument("--samples", help="folder holding exactly the samples (PNG/JPEG), or 2-D points: a .npy "
+                                          "(n, D) or the folder `ddgan sample` wrote points.npy into")
     source.add_argument("--checkpoint", help="checkpoint to sample from (EMA weights)")
     parser.add_argument("--dataset", required=True, help="dataset name, e.g. cifar10")
     parser.add_argument("--metrics", default="fid", help=f"comma list of {','.join(METRICS)}")
     parser.add_argument("--protocol", default="clean", help="FID protocols, comma list of clean,paper")
     parser.add_argument("--n-samples", type=int, default=None,
-                        help="samples to evaluate (default 50,000; 26,000 for modes alone)")
+                        help="samples to evaluate (default 50,000; for modes alone 26,000, 10,000 on mixture25)")
     parser.add_argument("--allow-fewer-samples", action="store_true",
                         help="allow fewer samples than the paper's protocol (results are not comparable)")
     parser.add_argument("--batch-size", type=int, default=100)
@@ -301,6 +350,15 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-workers", type=int, default=0, help="threads that decode and resize images for FID (at least 1)")
 
 
+def original_units_sampler(sampler):
+    """sample_batch(n, generator) of a 2-D model in the data's original units (its training scale undone)."""
+    from ddgan.datasets.toy import to_original_units
+
+    def sample_batch(n, generator=None):
+        return to_original_units(sampler.sample(n, generator), sampler.config["data"])
+    return sample_batch
+
+
 def run_eval(args) -> int:
     """`ddgan eval`: evaluate, print one summary line per record; expected failures print an error, exit 2."""
     try:
@@ -315,6 +373,12 @@ def run_eval(args) -> int:
             sampler = load_sampler(args.checkpoint, device)
             samples, config, network = sampler.sample, sampler.config, getattr(sampler, "network", None)
             declared_nfe = getattr(sampler, "nfe", None)
+            trained_on = (config or {}).get("data", {}).get("dataset")
+            if "mixture25" in (args.dataset, trained_on):
+                if trained_on != args.dataset:
+                    raise MetricsError(f"{args.checkpoint} was trained on {trained_on}, not {args.dataset}; "
+                                       f"pass --dataset {trained_on}")
+                samples = original_units_sampler(sampler)
         records = evaluate(
             samples, dataset=args.dataset, metrics=args.metrics, protocols=args.protocol, n_samples=args.n_samples,
             batch_size=args.batch_size, seed=args.seed, reference=args.reference, cache_dir=args.cache_dir,

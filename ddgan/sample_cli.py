@@ -1,7 +1,12 @@
-"""`ddgan sample`: write exactly N generated images to a folder, for FID and for looking at.
+"""`ddgan sample`: write exactly N generated images (or 2-D points) to a folder, for metrics and for looking at.
 
     ddgan sample --official-checkpoint netG_1200.pth --preset cifar10 -n 50000 --out samples/cifar10 --jpeg
     ddgan sample --checkpoint runs/cifar10/snapshot.pt -n 50000 --out samples/cifar10-ours
+    ddgan sample --checkpoint runs/m25/snapshot.pt -n 10000 --out samples/m25
+
+Models of vector data (the 25-Gaussians) write points.npy, float32 (N, D) in the data's original
+units (the 25-Gaussian grid's centres at -4..4, whatever scale the model was trained at), and, for
+the 25-Gaussians, points.png: the points over the true centres.
 
 Images are named by index (000000.png, 000001.png, ...), one file per sample, PNG by default
 (lossless). ``--jpeg`` reproduces the official evaluation exactly: its test script writes every
@@ -18,6 +23,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 from tqdm.auto import tqdm
@@ -27,7 +33,8 @@ from ddgan.presets import PAPER_TRAINING
 
 PAPER_PRESETS = tuple(PAPER_TRAINING)     # the presets of the released checkpoints
 JPEG_QUALITY = 75            # PIL's default, hence the quality of the official samples
-SAMPLE_NAME = re.compile(r"^\d+\.(png|jpg)$")
+SAMPLE_NAME = re.compile(r"^(\d+\.(png|jpg)|points\.(npy|png))$")
+POINTS_FILE, POINTS_FIGURE = "points.npy", "points.png"
 
 
 class SampleError(ValueError):
@@ -78,6 +85,33 @@ def prepare_output_dir(out_dir, overwrite=False):
     return out_dir
 
 
+def check_counts(n, batch_size):
+    if n < 1:
+        raise SampleError(f"the number of samples must be at least 1, got {n}")
+    if batch_size < 1:
+        raise SampleError(f"--batch-size must be at least 1, got {batch_size}")
+
+
+def write_points(sampler, n, out_dir, *, batch_size=100, seed=42, overwrite=False, progress=True):
+    """Generate n points of a vector-data model into out_dir/points.npy (original units, float32), with
+    a scatter over the true centres (points.png) for the 25-Gaussians; returns the written paths."""
+    from ddgan.datasets.toy import to_original_units
+    check_counts(n, batch_size)
+    out_dir = prepare_output_dir(out_dir, overwrite)
+    generator = torch.Generator(device=sampler.device).manual_seed(seed)
+    batches = []
+    for start in tqdm(range(0, n, batch_size), desc=f"sampling {sampler.describe()}", disable=not progress):
+        batches.append(sampler.sample(min(batch_size, n - start), generator).cpu())
+    points = to_original_units(torch.cat(batches).numpy(), sampler.config["data"]).astype(np.float32)
+    paths = [out_dir / POINTS_FILE]
+    np.save(paths[0], points)
+    if sampler.config["data"]["dataset"] == "mixture25":
+        from ddgan.demo.figures import mixture25_figure
+        paths.append(out_dir / POINTS_FIGURE)
+        mixture25_figure(points, paths[-1], title=f"{sampler.describe()}: {n} samples")
+    return paths
+
+
 def write_samples(sampler, n, out_dir, *, batch_size=100, seed=42, jpeg=False, overwrite=False, progress=True):
     """Generate n samples with `sampler` (a ddgan.sampling.Sampler) into out_dir; returns the file paths.
 
@@ -85,10 +119,7 @@ def write_samples(sampler, n, out_dir, *, batch_size=100, seed=42, jpeg=False, o
     is smaller when batch_size does not divide n). Files are written by a few threads while the
     next batch is generated.
     """
-    if n < 1:
-        raise SampleError(f"the number of samples must be at least 1, got {n}")
-    if batch_size < 1:
-        raise SampleError(f"--batch-size must be at least 1, got {batch_size}")
+    check_counts(n, batch_size)
     out_dir = prepare_output_dir(out_dir, overwrite)
     generator = torch.Generator(device=sampler.device).manual_seed(seed)
     paths = [out_dir / sample_file_name(i, n, jpeg) for i in range(n)]
@@ -117,7 +148,7 @@ def add_sample_arguments(subparsers):
         "sample", help="write N generated images to a folder (PNG, or the paper's JPEG)",
         description="Write exactly N generated images to a new or empty folder (PNG, or the paper's JPEG).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n" + "\n".join(__doc__.splitlines()[2:4]))
+        epilog="examples:\n" + "\n".join(__doc__.splitlines()[2:5]))
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", metavar="PATH", help="a ddgan snapshot.pt (or training-state.pt)")
     source.add_argument("--official-checkpoint", metavar="PATH",
@@ -166,11 +197,21 @@ def run_sample(args):
     try:
         device = _device(args.device)
         sampler = _load(args, device)
-        paths = write_samples(sampler, args.num_samples, args.out, batch_size=args.batch_size, seed=args.seed,
-                              jpeg=args.jpeg, overwrite=args.overwrite, progress=not args.quiet)
+        if not sampler.is_image:
+            if args.jpeg:
+                raise SampleError("--jpeg applies to images; this model generates points (written to points.npy)")
+            paths = write_points(sampler, args.num_samples, args.out, batch_size=args.batch_size, seed=args.seed,
+                                 overwrite=args.overwrite, progress=not args.quiet)
+        else:
+            paths = write_samples(sampler, args.num_samples, args.out, batch_size=args.batch_size, seed=args.seed,
+                                  jpeg=args.jpeg, overwrite=args.overwrite, progress=not args.quiet)
     except (SampleError, ConfigError, OfficialCheckpointError, FileNotFoundError) as error:
         print(f"ddgan sample: error: {error}", file=sys.stderr)
         return 2
+    if not sampler.is_image:
+        print(f"wrote {args.num_samples} points of {sampler.describe()} (NFE {sampler.nfe}, seed {args.seed}) "
+              f"to {', '.join(str(p) for p in paths)}")
+        return 0
     print(f"wrote {len(paths)} samples of {sampler.describe()} (NFE {sampler.nfe}, seed {args.seed}) "
           f"to {args.out} as {'JPEG quality 75' if args.jpeg else 'PNG'}")
     return 0

@@ -2,6 +2,7 @@
 
     sampler = load_sampler("runs/cifar10/snapshot.pt", device="cuda")
     images = sampler.sample(100, torch.Generator("cuda").manual_seed(0))   # [-1, 1], NCHW
+    points = load_sampler("runs/m25/snapshot.pt").sample(1000)             # (1000, 2), training units
 """
 import copy
 from pathlib import Path

@@ -26,6 +26,9 @@ DATA_OPTIONS = (
            help="examples a procedural dataset generates (mixture25: 100000, stacked_digits: 60000; "
                 "prepared datasets are used whole)"),
     Option("seed", int, 0, min=0, help="the seed a procedural dataset is generated from"),
+    Option("scale", float, None, above=0, allow_none=True,
+           help="mixture25: training units = original units / scale (null: 4, the grid in [-1, 1]); "
+                "scores are always in the original units"),
     Option("root", str, None, allow_none=True, bookkeeping=True,
            help="where prepared datasets live (null: $DDGAN_DATA or ./data)"),
     Option("split", str, "train", choices=PREPARED_SPLITS, help="the split of a prepared dataset to train on"),
@@ -34,8 +37,8 @@ DATA_OPTIONS = (
 
 
 def load_training_array(data_config):
-    """The training set as an array: float32 in [-1, 1] (a registered in-memory dataset, e.g. the toy
-    data) or uint8 NHWC (a prepared image dataset)."""
+    """The training set as an array: float32 (a registered in-memory dataset: digits in [-1, 1], the
+    25-Gaussians in units of data.scale) or uint8 NHWC (a prepared image dataset)."""
     name = data_config["dataset"]
     if name in registry.DATASETS:
         return registry.DATASETS.get(name)(data_config)

@@ -35,11 +35,13 @@ class PeriodicScore:
         return best is None or (value < best if self.lower_is_better else value > best)
 
 
-def mixture25_score(n):
-    from ddgan.demo.scoring import score_mixture25   # the demo's rule, in one place
+def mixture25_score(n, data_config):
+    from ddgan.datasets.toy import to_original_units
+    from ddgan.metrics.mode_coverage import mixture25_scores   # the demo's rule, in one place
 
     def score(samples):
-        return {f"eval/{k}": v for k, v in score_mixture25(samples.cpu().numpy()).items()}
+        points = to_original_units(samples.cpu().numpy().astype(np.float64), data_config)
+        return {f"eval/{k}": v for k, v in mixture25_scores(points).items()}
 
     return PeriodicScore(f"modes / high-quality / KL of {n} samples (25-Gaussians)", "eval/high_quality", False, score)
 
@@ -98,7 +100,7 @@ def build_periodic_score(config, training_array, run_dir, device, cache_dir=None
     data, n = config["data"], config["train"]["eval_samples"]
     try:
         if data["dataset"] == "mixture25":
-            return mixture25_score(n)
+            return mixture25_score(n, data)
         if data["dataset"] in DIGIT_DATASETS:
             classifier = digit_classifier_for(data, config["train"]["eval_classifier"], run_dir, device)
             return digits_score(n, classifier)

@@ -75,3 +75,19 @@ def test_loss_progress_and_digit_claims_read_the_numbers():
     rows = [{"method": "DDGAN T=4", "modes": 900, "kl": 0.5}, {"method": "DDGAN T=1", "modes": 30, "kl": 5.0},
             {"method": "DDPM 4 steps", "modes": 700, "kl": 0.4}]
     assert [ok for _, ok in digits_checks(rows)] == [True, False]
+
+
+def test_finished_only_tables_list_the_runs_still_training(tmp_path):
+    from ddgan.demo.__main__ import main
+    work, out = tmp_path / "work", tmp_path / "out"
+    common = ["--profile", "smoke", "--datasets", "mixture25", "--work", str(work), "--jobs", "2"]
+    assert main(common + ["--out", str(tmp_path / "first")]) == 0
+    (work / "mixture25" / "vae" / "demo-training.json").unlink()   # as if the VAE were still training
+    assert main(common + ["--out", str(out), "--finished-only"]) == 0
+    methods = [r["method"] for r in csv.DictReader(open(out / "mixture25.csv"))]
+    assert "VAE" not in methods
+    assert {"DDGAN T=4", "DDPM 1000 steps", "data (held-out samples)", "uniform noise"} <= set(methods)
+    rows = {r["method"]: r for r in csv.DictReader(open(out / "mixture25.csv"))}
+    assert rows["uniform noise"]["modes"] == "0" and rows["data (held-out samples)"]["modes"] == "25"
+    assert "NOT FINISHED" in (out / "summary.md").read_text() and "mixture25/vae" in (out / "summary.md").read_text()
+    assert not (work / "mixture25" / "vae" / "demo-training.json").exists()   # nothing was trained

@@ -78,3 +78,25 @@ def test_classifier_size_and_missing_file_errors(tmp_path, classifier):
         load_digit_classifier(tmp_path / "absent.pt")
     with pytest.raises(MetricsError, match="uint8"):
         to_classifier_input(np.full((2, 8, 8), 3.0))
+
+
+def test_mixture25_coverage_tells_a_model_from_noise_and_blur():
+    from ddgan.datasets.toy import MIXTURE25_CENTRES, mixture25
+    from ddgan.metrics.mode_coverage import mixture25_scores
+    rng = np.random.default_rng(0)
+    data = mixture25(10_000, seed=1, scale=1.0)[0]
+    assert mixture25_scores(data)["modes"] == 25 and mixture25_scores(data)["high_quality"] > 0.98
+    # uniform over the grid: about 7 points within 3 std of every centre, and a near-zero KL, but no mode
+    uniform = mixture25_scores(rng.uniform(-5, 5, size=(10_000, 2)))
+    assert uniform["modes"] == 0 and uniform["kl"] < 0.01
+    # the right centres, blurred to std 0.3: 12% within 3 std (0.15) of a centre, not a quarter of 99%
+    blurred = mixture25_scores(MIXTURE25_CENTRES[rng.integers(0, 25, 10_000)] + 0.3 * rng.standard_normal((10_000, 2)))
+    assert blurred["modes"] == 0 and 0.09 < blurred["high_quality"] < 0.15
+    # one mode keeps 20% of its share of sharp samples, the rest moved off the grid: 24 modes
+    keep = np.ones(len(data), bool)
+    in_first = np.flatnonzero(np.linalg.norm(data - MIXTURE25_CENTRES[0], axis=1) < 0.5)
+    keep[in_first[: int(0.8 * len(in_first))]] = False
+    thinned = np.vstack([data[keep], rng.uniform(-5, 5, size=(len(data) - keep.sum(), 2)) * [1, 0] + [20, 0]])
+    assert mixture25_scores(thinned)["modes"] == 24
+    with pytest.raises(MetricsError, match="points of shape \\(N, 2\\)"):
+        mixture25_scores(np.zeros((3, 3)))

@@ -4,18 +4,30 @@ Both have known modes, so mode coverage and mode-histogram KL can be measured ex
 """
 import numpy as np
 
-# 25-Gaussians: the standard 5x5 grid, centres -4..4 step 2, std 0.05; divided by SCALE for training
+# 25-Gaussians: the standard 5x5 grid, centres -4..4 step 2, std 0.05. Models train on the grid divided
+# by a scale (data.scale in a run config, MIXTURE25_SCALE by default); scores are in the original units.
 MIXTURE25_CENTRES = np.array([(x, y) for x in range(-4, 5, 2) for y in range(-4, 5, 2)], dtype=np.float64)
 MIXTURE25_STD = 0.05
 MIXTURE25_SCALE = 4.0
 
 
-def mixture25(n, seed=0):
-    """n points of the grid in training units (centres in [-1, 1]) and their mode indices."""
+def mixture25(n, seed=0, scale=MIXTURE25_SCALE):
+    """n points of the grid in training units (original units / scale) and their mode indices."""
     rng = np.random.default_rng(seed)
     modes = rng.integers(0, len(MIXTURE25_CENTRES), size=n)
     points = MIXTURE25_CENTRES[modes] + MIXTURE25_STD * rng.standard_normal((n, 2))
-    return (points / MIXTURE25_SCALE).astype(np.float32), modes
+    return (points / scale).astype(np.float32), modes
+
+
+def mixture25_scale(data_config):
+    """The scale a run config trains the grid at (original units / scale = training units)."""
+    scale = data_config.get("scale")
+    return float(MIXTURE25_SCALE if scale is None else scale)
+
+
+def to_original_units(points, data_config):
+    """Generated points in training units -> the dataset's original units (the grid for mixture25)."""
+    return points * mixture25_scale(data_config) if data_config["dataset"] == "mixture25" else points
 
 
 def digits_split(seed=0, test_fraction=0.25):
@@ -48,8 +60,8 @@ def stacked_digits(n, seed=0, split_seed=0):
 
 def mixture25_training_array(data_config):
     """The training points a run's data section names (size, seed), as registered in ddgan/catalog.py."""
-    return mixture25(data_config.get("size", 100_000), data_config.get("seed", 0))[0]
+    return mixture25(data_config.get("size") or 100_000, data_config.get("seed", 0), mixture25_scale(data_config))[0]
 
 
 def stacked_digits_training_array(data_config):
-    return stacked_digits(data_config.get("size", 60_000), data_config.get("seed", 0))[0]
+    return stacked_digits(data_config.get("size") or 60_000, data_config.get("seed", 0))[0]

@@ -1,12 +1,13 @@
 """`make demo`: the trilemma on a CPU in minutes, offline.
 
-    python -m ddgan.demo [--profile quick|full] [--out results/demo] [--work runs/demo] [--jobs 2]
+    python -m ddgan.demo [--profile quick|full] [--out results/demo-quick] [--work runs/demo] [--jobs 2]
 
 Trains DDGAN (T = 1, 2, 4), a Gaussian denoiser on DDGAN's 4-step schedule and the baselines
 (DDPM sampled with DDPM and DDIM steps, VAE, latent diffusion, VDM) on the 25-Gaussian grid and on
-stacked 8x8 digits, then scores samples (modes, quality, KL), counts network calls and times
-sampling. Finished runs and their scores in --work are reused, so an interrupted demo continues
-where it stopped.
+stacked 8x8 digits (the quick profile: the core rows on the grid only; see ddgan.demo.plan), then
+scores samples (modes, quality, KL), counts network calls and times sampling. Finished runs and their
+scores in --work are reused, so an interrupted demo continues where it stopped; --finished-only
+writes the tables of the runs finished so far without training.
 """
 import argparse
 import concurrent.futures as futures
@@ -22,42 +23,50 @@ from tqdm.auto import tqdm
 
 from ddgan.datasets.toy import MIXTURE25_CENTRES, MIXTURE25_STD, digits_split, mixture25, stack_digits
 from ddgan.demo import figures, report
-from ddgan.demo.execute import execute_run
-from ddgan.demo.plan import CLASSIFIER_EPOCHS, DATASETS, STEPS, demo_runs
-from ddgan.demo.scoring import score_mixture25, score_stacked_digits
+from ddgan.demo.execute import CLASSIFIER_FILE, execute_run, is_trained
+from ddgan.demo.plan import CLASSIFIER_EPOCHS, DATASETS, PROFILE_DATASETS, STEPS, demo_runs
+from ddgan.demo.scoring import score_stacked_digits
 from ddgan.metrics.digit_classifier import load_digit_classifier, save_digit_classifier, train_digit_classifier
+from ddgan.metrics.mode_coverage import mixture25_scores
 from ddgan.metrics.timing import time_sampling
 from ddgan.provenance import git_commit, machine_description, now, slug
 from ddgan.sampling import load_sampler
 
 PROFILE_NOTES = {
-    "quick": "short training, so no model is converged; `make demo PROFILE=full` trains 4-5x longer.",
-    "full": "4-5x the quick profile's training, still far from convergence for the GANs (the training "
-            "table shows how much each loss still moved).",
+    "quick": "the core rows of the trilemma on the 25-Gaussians, trained briefly (DDGAN T=4 longest); "
+             "`make demo PROFILE=full` trains every row on both datasets, longer.",
+    "full": "every row on both datasets; on the 25-Gaussians DDGAN T=4 trains longest (the training table gives "
+            "each run's steps and how much its loss still moved).",
     "smoke": "seconds of training to exercise every code path; its numbers mean nothing.",
 }
 REFERENCE_SEED = 12345   # real samples for the "data" rows, drawn independently of training data
 
 
 def prepare_classifier(work, epochs):
-    """The digit classifier that labels each channel, trained on the digits' training split."""
-    path = work / "digit_classifier.pt"
+    """The digit classifier that labels each channel, trained on the digits' training split (saved atomically:
+    the workers wait for the file)."""
+    path = work / CLASSIFIER_FILE
     if not path.exists():
         x_train, y_train, x_test, y_test = digits_split()
         classifier = train_digit_classifier(x_train, y_train, x_test, y_test, epochs=epochs, batch_size=64)
-        save_digit_classifier(classifier, path)
+        save_digit_classifier(classifier, path.with_suffix(".partial"))
+        path.with_suffix(".partial").rename(path)
     return path
 
 
-def data_reference_row(dataset, n, classifier_path):
-    """The real distribution scored like a model: the floor of KL and the ceiling of coverage at n samples."""
+def reference_rows(dataset, n, classifier_path):
+    """The real distribution scored like a model (the floor of KL and the ceiling of coverage at n
+    samples) and, on the 25-Gaussians, uniform noise over the grid (what a model that learned nothing
+    but the grid's extent scores)."""
     if dataset == "mixture25":
-        scores = score_mixture25(mixture25(n, seed=REFERENCE_SEED)[0])
+        rows = [("data (held-out samples)", mixture25_scores(mixture25(n, seed=REFERENCE_SEED, scale=1.0)[0])),
+                ("uniform noise", mixture25_scores(uniform_noise(n)))]
     else:
         _, _, x_test, y_test = digits_split()
-        scores = score_stacked_digits(stack_digits(x_test, y_test, n, seed=REFERENCE_SEED)[0],
-                                      load_digit_classifier(classifier_path))
-    return {"dataset": dataset, "method": "data (held-out samples)", "T": None, "nfe": 0, "n_samples": n, **scores}
+        held_out = stack_digits(x_test, y_test, n, seed=REFERENCE_SEED)[0]
+        rows = [("data (held-out samples)", score_stacked_digits(held_out, load_digit_classifier(classifier_path)))]
+    return [{"dataset": dataset, "method": label, "T": None, "nfe": 0, "n_samples": n, **scores}
+            for label, scores in rows]
 
 
 def measure_time(run, work, evaluation):
@@ -72,26 +81,42 @@ def measure_time(run, work, evaluation):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m ddgan.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="quick", choices=sorted(STEPS))
-    parser.add_argument("--out", default="results/demo", type=Path)
+    parser.add_argument("--out", default=None, type=Path,
+                        help="default: results/demo for the full profile (the committed one), "
+                             "results/demo-<profile> for the others")
     parser.add_argument("--work", default=None, type=Path, help="run directories (default runs/demo/<profile>)")
-    parser.add_argument("--jobs", type=int, default=2, help="training processes in parallel (one thread each)")
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    parser.add_argument("--jobs", type=int, default=2, help="training processes in parallel")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per training process (default 1; more help on a machine shared with "
+                             "other work; sample_seconds are always timed on one thread)")
+    parser.add_argument("--finished-only", action="store_true",
+                        help="train nothing: tables and figures of the runs in --work that have finished training "
+                             "(the summary lists the others)")
+    parser.add_argument("--datasets", nargs="+", default=None, choices=DATASETS,
+                        help="default: the profile's (quick: mixture25; full: both)")
     args = parser.parse_args(argv)
+    args.datasets = args.datasets or list(PROFILE_DATASETS[args.profile])
     started, commit = time.time(), git_commit()   # the code that runs is the code at start
     work = args.work or Path("runs/demo") / args.profile
     work.mkdir(parents=True, exist_ok=True)
+    args.out = args.out or Path("results/demo" if args.profile == "full" else f"results/demo-{args.profile}")
     args.out.mkdir(parents=True, exist_ok=True)
+    previous, previous_commit = report.read_previous(args.out)
     torch.set_num_threads(max(1, args.jobs))
 
     runs = demo_runs(args.profile, args.datasets)
-    classifier_path = (prepare_classifier(work, CLASSIFIER_EPOCHS[args.profile])
-                       if "stacked_digits" in args.datasets else None)
+    unfinished = [r for r in runs if not is_trained(r, work)] if args.finished_only else []
+    runs = [r for r in runs if r not in unfinished]
+    digits = any(r.dataset == "stacked_digits" for r in runs)
+    classifier_path = work / CLASSIFIER_FILE if digits else None
 
     rows = []
     context = multiprocessing.get_context("spawn")
     with futures.ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
-        pending = [pool.submit(execute_run, run, work, classifier_path)
-                   for run in sorted(runs, key=lambda r: -r.cost)]
+        pending = [pool.submit(execute_run, run, work, classifier_path, args.threads)
+                   for run in sorted(runs, key=lambda r: r.priority)]
+        if digits:   # while the first runs (25-Gaussians) train; digit runs wait for it before scoring
+            prepare_classifier(work, CLASSIFIER_EPOCHS[args.profile])
         for done in tqdm(futures.as_completed(pending), total=len(pending), desc=f"demo ({args.profile})"):
             rows += done.result()
 
@@ -102,10 +127,10 @@ def main(argv=None):
         row["sample_seconds"] = measure_time(run, work, evaluation)
 
     rows_by_dataset = {}
-    for dataset in args.datasets:
+    for dataset in [d for d in args.datasets if any(r.dataset == d for r in runs)]:
         ordered = sorted((r for r in rows if r["dataset"] == dataset), key=lambda r: (r["nfe"], r["method"]))
         n = max(r["n_samples"] for r in ordered)
-        rows_by_dataset[dataset] = ordered + [data_reference_row(dataset, n, classifier_path)]
+        rows_by_dataset[dataset] = ordered + reference_rows(dataset, n, classifier_path)
         report.write_csv(rows_by_dataset[dataset], report.COLUMNS[dataset], args.out / f"{dataset}.csv")
         samples = {r["method"]: np.load(work / dataset / r["run"] / f"samples-{slug(r['method'])}.npy")
                    for r in ordered}
@@ -117,10 +142,15 @@ def main(argv=None):
 
     report.write_configs(args.out / "configs.json", runs)
     notes = summary_notes(args.profile, classifier_path, rows_by_dataset)
-    meta = {"commit": commit, "device": machine_description("cpu"), "date": now(), "jobs": args.jobs,
+    if unfinished:
+        missing = ", ".join(f"{r.dataset}/{r.key}" for r in unfinished)
+        notes.insert(0, "NOT FINISHED: these runs had not finished training when the tables were made "
+                        f"(`--finished-only`) and are missing from them: {missing}.")
+    meta = {"commit": commit, "device": machine_description("cpu"), "date": now(), "jobs": args.jobs, "threads": args.threads,
             "seconds": time.time() - started}
+    changes = report.change_lines(previous, previous_commit, rows_by_dataset, SETTING_CHANGES)
     checks = report.write_summary(args.out / "summary.md", args.profile, rows_by_dataset, meta, notes,
-                                  training=report.training_table(runs, work))
+                                  training=report.training_table(runs, work), changes=changes)
     for text, ok in checks:
         print(f"[{'ok' if ok else 'not met'}] {text}")
     print(f"demo finished in {meta['seconds'] / 60:.1f} min; results in {args.out}/")
@@ -130,32 +160,55 @@ def main(argv=None):
 UNIFORM_HALF_WIDTH = 5   # the 25 cells of the grid (centres -4..4 step 2) tile [-5, 5]^2
 
 
+def uniform_noise(n, half_width=UNIFORM_HALF_WIDTH):
+    """n points spread uniformly over the grid's 25 cells (original units)."""
+    return np.random.default_rng(REFERENCE_SEED).uniform(-half_width, half_width, size=(n, 2))
+
+
 def uniform_high_quality_fraction(half_width=UNIFORM_HALF_WIDTH):
     """Fraction of a uniform spread over [-w, w]^2 that lies within 3 std of one of the 25 centres."""
     return len(MIXTURE25_CENTRES) * math.pi * (3 * MIXTURE25_STD) ** 2 / (2 * half_width) ** 2
 
 
 def quality_note(rows):
-    """How sharp the 2D samples are, against the data and against a uniform spread over the grid."""
+    """How sharp the 2D samples are, against the data and against uniform noise over the grid."""
     models = [r for r in rows if r["nfe"] > 0]
     best = max(models, key=lambda r: r["high_quality"])
-    data = next(r for r in rows if r["nfe"] == 0)
-    chance = uniform_high_quality_fraction()
-    return (f"Quality at this scale: the held-out data has high_quality {data['high_quality']:.3f}; the sharpest "
-            f"model is {best['method']} at {best['high_quality']:.3f}, and a uniform spread over the grid's 25 cells "
-            f"[-{UNIFORM_HALF_WIDTH}, {UNIFORM_HALF_WIDTH}]^2 would score {chance:.3f}. Models near that level have "
-            "learned where the 25 cells are (modes, KL) but not yet the modes' 0.05 width: the small MLPs on raw "
-            "coordinates learn such fine structure slowly, which is where this demo departs most from the paper "
-            "(its networks converge; here every model is stopped after minutes).")
+    data = next(r for r in rows if r["method"].startswith("data"))
+    return (f"Quality at this scale: the held-out data has high_quality {data['high_quality']:.3f}, uniform noise over "
+            f"the grid's 25 cells [-{UNIFORM_HALF_WIDTH}, {UNIFORM_HALF_WIDTH}]^2 "
+            f"{uniform_high_quality_fraction():.3f} "
+            f"(in expectation); the sharpest model is {best['method']} at {best['high_quality']:.3f}. A model near the "
+            "noise level has learned where the 25 cells are but not the modes' 0.05 width; under the coverage rule "
+            "such a model covers no mode, whatever its KL.")
+
+
+SETTING_CHANGES = (
+    "Relative to the results of commit b5c1cb8 (before issue 14): the 25-Gaussians are trained in their original "
+    "units (data.scale 1: centres -4..4) instead of divided by 4; every 2-D generator, denoiser, encoder and "
+    "decoder (DDGAN, DDPM, the Gaussian denoiser, VDM, latent diffusion, VAE) is the same MLP with Fourier "
+    "features of its input (DDGAN's discriminator sees plain coordinates); the Sampler no longer clamps 2-D "
+    "samples to [-1, 1]; DDGAN T=4 trains 16,000 steps (T=1, T=2: 6,000).",
+    "modes on the 25-Gaussians now counts a centre only when it holds a quarter of the high-quality samples it "
+    "would hold under the data (before: one sample within 3 std sufficed, so uniform noise covered 25/25); the "
+    "`uniform noise` row is new. The `before` numbers below were scored with the old rule.",
+    "The quick profile (`make demo`) now trains the core trilemma rows on the 25-Gaussians only and writes to "
+    "results/demo-quick; the full profile trains every row on both datasets. Stacked digits: same configs as "
+    "before; only their figure changed (8x8 digits upscaled 4x, nearest, no gaps).",
+)
 
 
 def summary_notes(profile, classifier_path, rows_by_dataset):
     notes = [
-        "modes: 25-Gaussians, centres with at least one sample within 3 std (0.15) of them; stacked digits, "
-        "label triples seen at least once. kl: KL(sample mode histogram || uniform), natural log; every sample "
-        "counts (nearest centre / classified triple). high_quality: fraction of samples within 3 std of a centre.",
+        "modes: 25-Gaussians, centres holding at least a quarter of the high-quality samples they would hold under "
+        "the data (0.0099 N of N samples; ddgan.metrics.mode_coverage), so neither uniform noise nor a model blurred "
+        "over the grid covers a mode; stacked digits, label triples seen at least once. kl: KL(sample mode "
+        "histogram || uniform), natural log; every sample counts (nearest centre / classified triple). "
+        "high_quality: fraction of samples within 3 std (0.15) of a centre. 25-Gaussian scores are in the grid's "
+        "original units.",
         "The `data` row scores held-out real samples the same way: with finitely many samples even the true "
-        "distribution has KL > 0 and may miss modes, so compare models against it, not against 0.",
+        "distribution has KL > 0 and may miss modes, so compare models against it, not against 0. The `uniform "
+        "noise` row is the sanity check of the coverage rule: it must cover no mode.",
         "sample_seconds: one batch of 100 on one CPU thread (median of 3 after a warm-up; one call for "
         "1000-step samplers). NFE counts generator/denoiser calls per sample.",
         "Scale: 2D MLPs and 8x8 conv nets trained for minutes on a CPU, not the paper's NCSN++ on GPUs for days. "

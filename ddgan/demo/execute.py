@@ -1,4 +1,4 @@
-"""Train one demo run and score its samples (runs in a worker process, one thread each)."""
+"""Train one demo run and score its samples (runs in a worker process, one thread by default)."""
 import json
 import time
 from pathlib import Path
@@ -6,11 +6,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ddgan.demo.scoring import score_mixture25, score_stacked_digits
+from ddgan.datasets.toy import to_original_units
+from ddgan.demo.scoring import score_stacked_digits
+from ddgan.metrics.mode_coverage import COVERED_FRACTION, mixture25_scores
 from ddgan.metrics.digit_classifier import load_digit_classifier
 from ddgan.provenance import slug
 from ddgan.trainer import train
 
+CLASSIFIER_FILE = "digit_classifier.pt"   # in the demo's work folder
 SAMPLE_BATCH = 2000
 SAMPLE_SEED = 0
 KEEP_FOR_FIGURES = {"mixture25": 5000, "stacked_digits": 64}
@@ -23,9 +26,23 @@ def generate(method, net, n, options, seed=SAMPLE_SEED):
 
 
 def score(dataset, samples, classifier):
+    """samples: 2-D points in original units, or digit images in [-1, 1]."""
     if dataset == "mixture25":
-        return score_mixture25(samples)
+        return mixture25_scores(samples)
     return score_stacked_digits(samples, classifier)
+
+
+def wait_for(path, poll_seconds=5):
+    """The path once it exists: the demo's main process trains the digit classifier while the runs train."""
+    while not Path(path).exists():
+        time.sleep(poll_seconds)
+    return path
+
+
+def is_trained(run, root):
+    """Whether `run` has finished training in `root` (its demo-training record reached train.steps)."""
+    record_path = Path(root) / run.dataset / run.key / "demo-training.json"
+    return record_path.exists() and json.loads(record_path.read_text())["steps"] == run.config["train"]["steps"]
 
 
 def train_once(run, run_dir):
@@ -40,21 +57,23 @@ def train_once(run, run_dir):
     return trainer, record["seconds"]
 
 
-def execute_run(run, root, classifier_path=None):
+def execute_run(run, root, classifier_path=None, threads=1):
     """Train `run`, sample every evaluation, score it; returns one result row per evaluation."""
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     run_dir = Path(root) / run.dataset / run.key
     trainer, seconds = train_once(run, run_dir)
-    classifier = load_digit_classifier(classifier_path) if run.dataset == "stacked_digits" else None
+    classifier = load_digit_classifier(wait_for(classifier_path)) if run.dataset == "stacked_digits" else None
     rows = []
     for evaluation in run.evaluations:
         cached = run_dir / f"scores-{slug(evaluation.label)}.json"
-        key = {"step": trainer.step, "n_samples": evaluation.n_samples, "sample_options": evaluation.sample_options}
+        key = {"step": trainer.step, "n_samples": evaluation.n_samples, "sample_options": evaluation.sample_options,
+               **({"covered_fraction": COVERED_FRACTION} if run.dataset == "mixture25" else {})}
         previous = json.loads(cached.read_text()) if cached.exists() else None
         if previous and previous["key"] == key:   # scored before by this finished run: reuse
             rows.append({**previous["row"], "train_seconds": round(seconds, 1)})
             continue
-        samples = generate(trainer.method, trainer.ema.net, evaluation.n_samples, evaluation.sample_options)
+        samples = to_original_units(generate(trainer.method, trainer.ema.net, evaluation.n_samples,
+                                             evaluation.sample_options), run.config["data"])
         np.save(run_dir / f"samples-{slug(evaluation.label)}.npy", samples[:KEEP_FOR_FIGURES[run.dataset]])
         rows.append({"dataset": run.dataset, "method": evaluation.label, "T": evaluation.num_timesteps,
                      "nfe": trainer.method.nfe(**evaluation.sample_options), "n_samples": evaluation.n_samples,

@@ -6,8 +6,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
+from matplotlib.patches import Circle  # noqa: E402
 
-from ddgan.datasets.toy import MIXTURE25_CENTRES, MIXTURE25_SCALE  # noqa: E402
+from ddgan.datasets.toy import MIXTURE25_CENTRES, MIXTURE25_STD  # noqa: E402
+from ddgan.metrics.mode_coverage import HIGH_QUALITY_STDS  # noqa: E402
+
+GRID_LIMIT = 5.5        # the 25-Gaussians' axes: centres at -4..4
+DIGIT_UPSCALE = 4       # 8x8 digits drawn as 32x32 blocks of pixels (nearest), no gaps between samples
 
 
 def panel_grid(n, width=3.0):
@@ -19,34 +25,50 @@ def panel_grid(n, width=3.0):
     return fig, axes.flat
 
 
-def mixture25_scatter(samples_by_method, path):
-    """One panel per method: its samples (grey) over the 25 true centres (red)."""
-    fig, axes = panel_grid(len(samples_by_method))
-    for ax, (label, samples) in zip(axes, samples_by_method.items()):
-        points = samples * MIXTURE25_SCALE
-        ax.scatter(points[:, 0], points[:, 1], s=1, alpha=0.3, color="0.3", rasterized=True)
-        ax.scatter(MIXTURE25_CENTRES[:, 0], MIXTURE25_CENTRES[:, 1], s=12, color="red", marker="x")
-        ax.set(xlim=(-5.5, 5.5), ylim=(-5.5, 5.5), aspect="equal", xticks=[], yticks=[])
-        ax.set_title(label, fontsize=9)
+def draw_mixture25(ax, points, title):
+    """Points (original units) in grey; red circles of radius 3 std around the 25 true centres mark
+    where a sample counts as of high quality."""
+    ax.scatter(points[:, 0], points[:, 1], s=1, alpha=0.3, color="0.2", rasterized=True, zorder=1)
+    for centre in MIXTURE25_CENTRES:
+        ax.add_patch(Circle(centre, HIGH_QUALITY_STDS * MIXTURE25_STD, fill=False, color="red", lw=0.6, zorder=2))
+    ax.set(xlim=(-GRID_LIMIT, GRID_LIMIT), ylim=(-GRID_LIMIT, GRID_LIMIT), aspect="equal", xticks=[], yticks=[])
+    ax.set_title(title, fontsize=9)
+
+
+def mixture25_figure(points, path, title):
+    """One scatter of 25-Gaussian points (original units) over the true centres."""
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    draw_mixture25(ax, np.asarray(points)[:, :2], title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def image_grid(images, cols=8):
-    """(N, C, H, W) in [-1, 1] -> one (rows*H, cols*W, C) image in [0, 1] with 1-pixel gaps."""
+def mixture25_scatter(samples_by_method, path):
+    """One panel per method: its samples (original units) over the 25 true centres."""
+    fig, axes = panel_grid(len(samples_by_method))
+    for ax, (label, points) in zip(axes, samples_by_method.items()):
+        draw_mixture25(ax, points, label)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def image_grid(images, cols=8, upscale=DIGIT_UPSCALE):
+    """(N, C, H, W) in [-1, 1] -> one (rows*H*u, cols*W*u, C) image in [0, 1], tiles side by side, each
+    pixel repeated u x u times (nearest) so that 8x8 digits stay legible at any figure size."""
     n, c, h, w = images.shape
     rows = math.ceil(n / cols)
-    grid = np.ones((rows * (h + 1) - 1, cols * (w + 1) - 1, c))
+    grid = np.zeros((rows * h, cols * w, c))
     for i, image in enumerate(images):
         r, q = divmod(i, cols)
-        grid[r * (h + 1):r * (h + 1) + h, q * (w + 1):q * (w + 1) + w] = (image.transpose(1, 2, 0) + 1) / 2
-    return np.clip(grid, 0, 1)
+        grid[r * h:(r + 1) * h, q * w:(q + 1) * w] = (image.transpose(1, 2, 0) + 1) / 2
+    return np.clip(grid, 0, 1).repeat(upscale, axis=0).repeat(upscale, axis=1)
 
 
 def sample_grids(samples_by_method, path):
-    """One panel per method: a grid of its stacked-digit samples (each channel one digit)."""
-    fig, axes = panel_grid(len(samples_by_method))
+    """One panel per method: an 8x8 grid of its stacked-digit samples (each channel one digit)."""
+    fig, axes = panel_grid(len(samples_by_method), width=3.4)
     for ax, (label, samples) in zip(axes, samples_by_method.items()):
         ax.imshow(image_grid(samples[:64]), interpolation="nearest")
         ax.set(xticks=[], yticks=[])
@@ -56,28 +78,64 @@ def sample_grids(samples_by_method, path):
     plt.close(fig)
 
 
+def place_labels(ax, points, labels, colour="black", placed=None):
+    """Annotate points; a label that would overlap one already placed moves down or up in steps of a line."""
+    to_axes = ax.transData + ax.transAxes.inverted()
+    width, height = ax.get_window_extent().width, ax.get_window_extent().height   # display pixels
+    line = 9 * ax.figure.dpi / 72 / height                                         # one label line, axes units
+    placed = [] if placed is None else placed
+    for (x, y), label in sorted(zip(points, labels), key=lambda item: (-item[0][1], item[0][0])):
+        fx, fy = to_axes.transform((x, y))
+        right = fx > 0.65
+        w = len(label) * 4.3 * ax.figure.dpi / 72 / width
+        left_edge = fx - 0.01 - w if right else fx + 0.01
+        for shift in (0, -1, 1, -2, 2, -3, 3, -4, 4, -5, 5, -6):
+            bottom = fy + 0.005 + shift * line
+            box = (left_edge, bottom, left_edge + w, bottom + line)
+            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                break
+        placed.append(box)
+        ax.annotate(label, (x, y), xytext=(box[0], box[1]), textcoords="axes fraction", fontsize=6.5, color=colour,
+                    arrowprops={"arrowstyle": "-", "color": "0.75", "lw": 0.5} if shift else None)
+    return placed
+
+
+def trilemma_panel(ax, rows, x_key, x_label, modes, norm, log_x=False):
+    """Coverage (modes) against the dataset's other measure; colour and size grow with NFE."""
+    models = [r for r in rows if r["nfe"] > 0 and r.get(x_key) is not None]
+    references = [r for r in rows if r["nfe"] == 0 and r.get(x_key) is not None]   # real data, uniform noise
+    for r in models:
+        ddgan = r["method"].startswith("DDGAN")
+        ax.scatter(r[x_key], r["modes"], c=[r["nfe"]], cmap="viridis", norm=norm, s=30 + 25 * math.log10(r["nfe"]),
+                   marker="*" if ddgan else "o", edgecolors="black" if ddgan else "none", linewidths=0.6, zorder=3)
+    for r in references:
+        ax.scatter(r[x_key], r["modes"], color="0.5", marker="s", s=30, zorder=2)
+    ax.set(xlabel=x_label, ylabel=f"modes covered (of {modes})", ylim=(-0.06 * modes, 1.1 * modes))
+    if log_x:
+        ax.set_xscale("log")
+        ax.invert_xaxis()
+    ax.grid(alpha=0.3)
+    placed = place_labels(ax, [(r[x_key], r["modes"]) for r in models], [r["method"] for r in models])
+    place_labels(ax, [(r[x_key], r["modes"]) for r in references], [r["method"] for r in references], "0.35", placed)
+
+
 def trilemma_chart(rows_by_dataset, path):
-    """Quality and coverage against NFE (log scale), one column per dataset."""
-    measures = [("high_quality", "high-quality fraction (25-Gaussians)"), ("modes", "modes covered"),
-                ("kl", "KL(mode histogram || uniform)")]
-    fig, axes = plt.subplots(len(measures), len(rows_by_dataset), figsize=(5.5 * len(rows_by_dataset), 9),
-                             squeeze=False)
-    for col, (dataset, rows) in enumerate(rows_by_dataset.items()):
-        rows = [r for r in rows if r["nfe"] > 0]
-        for row_index, (key, title) in enumerate(measures):
-            ax = axes[row_index, col]
-            present = [r for r in rows if r.get(key) is not None]
-            if not present:
-                ax.axis("off")
-                continue
-            for r in present:
-                colour = "C3" if r["method"].startswith("DDGAN") else "C0"
-                ax.scatter(r["nfe"], r[key], color=colour, s=30)
-                ax.annotate(r["method"], (r["nfe"], r[key]), fontsize=7, xytext=(4, 3), textcoords="offset points")
-            ax.set_xscale("log")
-            ax.set(xlabel="network evaluations per sample (NFE)", ylabel=key)
-            ax.set_title(f"{dataset}: {title}", fontsize=9)
-            ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    """The trilemma in one picture per dataset: quality (or mode balance) vs coverage, colour = NFE."""
+    models = [r for rows in rows_by_dataset.values() for r in rows if r["nfe"] > 0]
+    norm = LogNorm(vmin=1, vmax=max([r["nfe"] for r in models] + [2]))
+    fig, axes = plt.subplots(1, len(rows_by_dataset), figsize=(6.4 * len(rows_by_dataset), 5.4), squeeze=False)
+    for ax, (dataset, rows) in zip(axes[0], rows_by_dataset.items()):
+        if dataset == "mixture25":
+            ax.set_xlim(-0.03, 1.05)
+            trilemma_panel(ax, rows, "high_quality", "sample quality: fraction within 3 std of a centre", 25, norm)
+            ax.set_title("25-Gaussians: the goal is top right (sharp, every mode)\n"
+                         "with a dark marker (few network calls)", fontsize=9)
+        else:
+            trilemma_panel(ax, rows, "kl", "KL(mode histogram || uniform), log scale, reversed (right = balanced)",
+                           1000, norm, log_x=True)
+            ax.set_title("stacked digits: coverage and balance (no quality measure at 8x8)\n"
+                         "the goal is top right with a dark marker", fontsize=9)
+    colourbar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap="viridis"), ax=axes[0].tolist(), shrink=0.85)
+    colourbar.set_label("NFE: network evaluations per sample (stars: DDGAN; grey squares: references)")
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)

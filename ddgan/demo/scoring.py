@@ -1,25 +1,18 @@
 """Scores of the demo's two datasets, whose modes are known exactly.
 
-25-Gaussians (as in VEEGAN / PacGAN): each sample belongs to its nearest grid centre; it is of high
-quality if within 3 standard deviations of it; a mode is covered if it has at least one high-quality
-sample; KL is that of the histogram of nearest centres (all samples) to the uniform distribution.
+25-Gaussians: ddgan.metrics.mode_coverage.mixture25_scores on the samples in the grid's original
+units (a mode is covered when it holds a quarter of the high-quality samples it would hold under the data).
 Stacked digits: a digit classifier labels each channel; the mode is the triple (1000 modes).
 """
 import numpy as np
 
-from ddgan.datasets.toy import MIXTURE25_CENTRES, MIXTURE25_SCALE, MIXTURE25_STD
-from ddgan.metrics.mode_coverage import classify_stacked_digits, mode_coverage
+from ddgan.datasets.toy import MIXTURE25_SCALE
+from ddgan.metrics.mode_coverage import classify_stacked_digits, mixture25_scores, mode_coverage
 
 
-def score_mixture25(samples):
-    """samples: (N, 2) in training units. Returns modes, high_quality, kl and the nearest-centre counts."""
-    points = np.asarray(samples, dtype=np.float64) * MIXTURE25_SCALE
-    distances = np.linalg.norm(points[:, None, :] - MIXTURE25_CENTRES[None], axis=-1)
-    nearest = distances.argmin(1)
-    high_quality = distances[np.arange(len(points)), nearest] <= 3 * MIXTURE25_STD
-    covered = np.count_nonzero(np.bincount(nearest[high_quality], minlength=len(MIXTURE25_CENTRES)))
-    _, kl = mode_coverage(nearest, num_modes=len(MIXTURE25_CENTRES))
-    return {"modes": int(covered), "high_quality": float(high_quality.mean()), "kl": kl}
+def score_mixture25(samples, scale=MIXTURE25_SCALE):
+    """samples: (N, 2) in training units (the grid divided by `scale`). Returns modes, high_quality, kl."""
+    return mixture25_scores(np.asarray(samples, dtype=np.float64) * scale)
 
 
 def to_uint8_nhwc(samples):

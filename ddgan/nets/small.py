@@ -43,16 +43,35 @@ class LatentMapping(nn.Module):
 OUTPUTS = {"linear": nn.Identity, "tanh": nn.Tanh}
 
 
+class FourierFeatures(nn.Module):
+    """x -> (x, sin(2^k x), cos(2^k x)) for k < octaves, per coordinate: lets an MLP on raw coordinates
+    represent and perceive structure much finer than the data's range (the spectral bias of plain MLPs)."""
+
+    def __init__(self, octaves=0):
+        super().__init__()
+        self.register_buffer("frequencies", 2.0 ** torch.arange(octaves, dtype=torch.float32), persistent=False)
+
+    def dim(self, data_dim):
+        return data_dim * (1 + 2 * len(self.frequencies))
+
+    def forward(self, x):
+        if not len(self.frequencies):
+            return x
+        angles = (x[:, :, None] * self.frequencies).flatten(1)
+        return torch.cat([x, torch.sin(angles), torch.cos(angles)], dim=1)
+
+
 class MLPDenoiser(nn.Module):
     """MLP generator / denoiser for vector data: every layer is conditioned on t (and z if nz > 0)."""
 
-    def __init__(self, data_dim=2, nz=0, hidden=256, depth=3, t_dim=64, z_dim=64, output="linear"):
+    def __init__(self, data_dim=2, nz=0, hidden=256, depth=3, t_dim=64, z_dim=64, output="linear", fourier_octaves=0):
         super().__init__()
         self.nz = nz
         self.time = TimeEmbedding(t_dim)
         self.latent = LatentMapping(nz, z_dim) if nz else None
+        self.features = FourierFeatures(fourier_octaves)
         cond_dim = t_dim + (z_dim if nz else 0)
-        widths = [data_dim] + [hidden] * depth
+        widths = [self.features.dim(data_dim)] + [hidden] * depth
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
         self.conditioners = nn.ModuleList(nn.Linear(cond_dim, hidden) for _ in range(depth))
         self.out = nn.Linear(hidden, data_dim)
@@ -62,7 +81,7 @@ class MLPDenoiser(nn.Module):
         cond = self.time(t)
         if self.nz:
             cond = torch.cat([cond, self.latent(z)], dim=1)
-        h = x
+        h = self.features(x)
         for layer, conditioner in zip(self.layers, self.conditioners):
             h = F.silu(layer(h) + conditioner(cond))
         return self.output(self.out(h))
@@ -71,17 +90,18 @@ class MLPDenoiser(nn.Module):
 class MLPDiscriminator(nn.Module):
     """Time-conditioned MLP discriminator on the pair (x_t, x_{t+1})."""
 
-    def __init__(self, data_dim=2, hidden=256, depth=3, t_dim=64):
+    def __init__(self, data_dim=2, hidden=256, depth=3, t_dim=64, fourier_octaves=0):
         super().__init__()
         self.time = TimeEmbedding(t_dim)
-        widths = [2 * data_dim] + [hidden] * depth
+        self.features = FourierFeatures(fourier_octaves)
+        widths = [2 * self.features.dim(data_dim)] + [hidden] * depth
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
         self.conditioners = nn.ModuleList(nn.Linear(t_dim, hidden) for _ in range(depth))
         self.out = nn.Linear(hidden, 1)
 
     def forward(self, x_t, t, x_tp1):
         cond = self.time(t)
-        h = torch.cat([x_t, x_tp1], dim=1)
+        h = torch.cat([self.features(x_t), self.features(x_tp1)], dim=1)
         for layer, conditioner in zip(self.layers, self.conditioners):
             h = F.leaky_relu(layer(h) + conditioner(cond), 0.2)
         return self.out(h)
