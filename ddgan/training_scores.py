@@ -86,8 +86,7 @@ def fid_score(n, dataset, training_images, device, cache_dir, batch_size):
                                                 device=device)
 
     def score(samples):
-        batches = [to_uint8(samples[i:i + batch_size]) for i in range(0, len(samples), batch_size)]
-        features = fid.array_features(batches, "clean", extractor, device, total=len(batches))
+        features = fid.array_features(to_uint8(samples), "clean", extractor, batch_size, device=device)
         return {f"eval/fid{n}": fid.frechet_distance(*fid.feature_statistics(features), mu_r, sigma_r)}
 
     return PeriodicScore(f"FID-{n} (clean protocol, offline Inception) against the training set",

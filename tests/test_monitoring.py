@@ -154,7 +154,7 @@ def test_image_datasets_score_fid_against_cached_training_statistics(tmp_path, m
     samples = torch.rand(12, 3, 8, 8, generator=torch.Generator().manual_seed(1)) * 2 - 1
     value = periodic.score(samples)["eval/fid12"]
     # the same images through clean-fid's resizing and the same features, computed here directly
-    fake, real = (fid.array_features([images], "clean", extractor) for images in (to_uint8(samples), training))
+    fake, real = (fid.array_features(images, "clean", extractor) for images in (to_uint8(samples), training))
     expected = fid.frechet_distance(*fid.feature_statistics(fake), *fid.feature_statistics(real))
     assert value == pytest.approx(expected) and value > 0
     calls.clear()      # a second run finds the training statistics in the cache

@@ -136,6 +136,12 @@ def file_features(files, protocol: str, extractor: FeatureExtractor, batch_size:
                             num_workers, device)
 
 
+def array_features(images: np.ndarray, protocol: str, extractor: FeatureExtractor, batch_size: int = 100,
+                   num_workers: int = 0, device="cpu") -> np.ndarray:
+    """Inception features of uint8 RGB NHWC images in memory, resized exactly as image files are."""
+    return batched_features(lambda i: images[i], len(images), protocol, extractor, batch_size, num_workers, device)
+
+
 def reference_features(reference: Reference, protocol: str, extractor: FeatureExtractor, batch_size: int = 100,
                        num_workers: int = 0, device="cpu") -> np.ndarray:
     """Inception features of reference images (files or an array), resized exactly as image files are."""
