@@ -93,7 +93,9 @@ class Pipelines:
 
 
 def run_bench(sample_images, reference_images, *, protocol="clean", batch_size=100, repeats=3, warmup=True,
-              progress=print) -> dict:
+              progress=print, after_round=None) -> dict:
+    """The timings of `repeats` rounds; after_round(results so far) is called after each round, so a
+    run cut short on a busy machine still leaves its finished rounds."""
     pipelines = Pipelines(protocol, batch_size)
     with tempfile.TemporaryDirectory(prefix="bench-fid-") as scratch:
         samples = folder_of(sample_images, Path(scratch) / "samples")
@@ -123,6 +125,12 @@ def run_bench(sample_images, reference_images, *, protocol="clean", batch_size=1
                 values[name]["fid_with_these_reference_statistics"] = fid.frechet_distance(*sample_stats["ddgan"],
                                                                                          *reference_stats)
                 progress(f"round {round_ + 1}/{repeats} (b) {name}: {seconds[f'reference/{name}'][-1]:.1f} s")
+            if after_round is not None:
+                after_round(summary(seconds, values, protocol, sample_images, reference_images, batch_size))
+    return summary(seconds, values, protocol, sample_images, reference_images, batch_size)
+
+
+def summary(seconds, values, protocol, sample_images, reference_images, batch_size) -> dict:
     timings = {key: summarize(value) for key, value in seconds.items()}
     speedups = {f"{part}: ddgan vs {other}": {
         "median_ratio": timings[f"{part}/{other}"]["median"] / timings[f"{part}/ddgan"]["median"],
@@ -141,7 +149,7 @@ def markdown(results, command: str) -> str:
              f"commit `{results['commit']}`, {results['date']}, torch {results['torch']}, {results['threads']} torch "
              f"thread(s), protocol `{results['protocol']}`, batch {results['batch_size']}; "
              f"{results['samples']} sample PNGs, {results['reference']} reference PNGs. Wall clock, "
-             f"{t['fid/ddgan']['repeats']} interleaved rounds; median (min–max).", "",
+             f"{t['fid/ddgan']['repeats']} interleaved round(s); median (min–max).", "",
              f"Command: `{command}`", "",
              "| measurement | ddgan | before | clean-fid | ddgan vs before | ddgan vs clean-fid |",
              "|---|---|---|---|---|---|"]
@@ -186,14 +194,17 @@ def main(argv=None):
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    command = "python -m reproduce.bench_fid " + " ".join(argv if argv is not None else sys.argv[1:])
+    stem = Path(args.out) / f"fid-pipeline-cpu-{slug(machine(torch.device('cpu'))['cpu'])}-{torch.get_num_threads()}t"
+    stem.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(results):
+        stem.with_suffix(".json").write_text(json.dumps(dict(results, command=command), indent=2) + "\n")
+        stem.with_suffix(".md").write_text(markdown(results, command))
+
     results = run_bench(images_from(args.images, args.samples, seed=1),
                         images_from(args.reference_images, args.reference, seed=2), protocol=args.protocol,
-                        batch_size=args.batch_size, repeats=args.repeats)
-    command = "python -m reproduce.bench_fid " + " ".join(argv if argv is not None else sys.argv[1:])
-    stem = Path(args.out) / f"fid-pipeline-cpu-{slug(results['cpu'])}-{results['threads']}t"
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps(dict(results, command=command), indent=2) + "\n")
-    stem.with_suffix(".md").write_text(markdown(results, command))
+                        batch_size=args.batch_size, repeats=args.repeats, after_round=write)
     print(markdown(results, command))
     print(f"written: {stem}.json and {stem}.md")
     return 0

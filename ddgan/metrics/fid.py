@@ -11,7 +11,7 @@ Protocols (every result names its protocol):
 Reference statistics always come from the training images as they are, under the same mode.
 
 The distance itself is clean-fid's formula, but the trace of the matrix square root comes from
-eigenvalues rather than scipy's sqrtm (see trace_sqrt_product): about a second instead of tens.
+eigenvalues rather than scipy's sqrtm (see trace_sqrt_product): seconds instead of tens.
 """
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -69,7 +69,8 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
 
 def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     """The Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2), equal to clean-fid's
-    frechet_distance (to ~1e-8 relative) in about a second for 2048-d statistics.
+    frechet_distance (to 1e-6 relative, as tested): for 2048-d full-rank statistics about 1.5 s of one
+    CPU core (clean-fid's sqrtm: 20-40 s), well under a second when one side holds few images.
 
     As clean-fid, a non-finite trace is retried with eps added to both diagonals."""
     mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
