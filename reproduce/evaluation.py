@@ -10,14 +10,20 @@ import json
 import tempfile
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+
 from ddgan.datasets import open_prepared
-from ddgan.evaluate import TIME_BATCH, evaluate, write_records
+from ddgan.evaluate import TIME_BATCH, evaluate, package_commit, write_records
+from ddgan.metrics.digit_classifier import load_digit_classifier
+from ddgan.metrics.mode_coverage import MODE_SAMPLES, classify_stacked_digits, mode_coverage, modes_of_labels
 from ddgan.metrics.reference import DEFAULT_CACHE_DIR
-from ddgan.metrics.timing import count_nfe, time_sampling
-from reproduce.profiles import SMOKE_FID_PROTOCOLS, SMOKE_SAMPLES, SMOKE_TIME_BATCH
+from ddgan.metrics.timing import count_nfe, device_name, time_sampling
+from reproduce.profiles import CPU_FID_PROTOCOLS, CPU_FID_SAMPLES, SMOKE_FID_PROTOCOLS, SMOKE_SAMPLES, SMOKE_TIME_BATCH
+from reproduce.stages import Stages
 
 PAPER_FID_PROTOCOLS = ("clean", "paper")
 SEED = 42   # the official evaluation's seed
@@ -72,6 +78,28 @@ def profile_metrics(context: EvaluationContext, evaluation: Evaluation) -> list:
     return [m for m in metrics if m not in skipped and m != "time"]
 
 
+def profile_sample_count(profile, metrics) -> int | None:
+    """Samples to evaluate: the paper's protocol (None), a few (smoke), or CPU_FID_SAMPLES for FID (cpu;
+    mode counts keep the full 26,000)."""
+    if profile.smoke:
+        return SMOKE_SAMPLES["modes" if "modes" in metrics else "fid"]
+    if profile.cpu and "fid" in metrics:
+        return CPU_FID_SAMPLES
+    return None
+
+
+def profile_protocols(profile) -> tuple:
+    return SMOKE_FID_PROTOCOLS if profile.smoke else CPU_FID_PROTOCOLS if profile.cpu else PAPER_FID_PROTOCOLS
+
+
+def training_record(run_dir: Path) -> dict | None:
+    """Steps and wall-clock seconds of the run's training stage, when the pipeline trained it."""
+    finished = Stages(run_dir).done("train")
+    if finished is None:
+        return None
+    return {key: finished["result"].get(key) for key in ("steps", "seconds", "processes")}
+
+
 def smoke_timing(sample, network, device) -> dict:
     nfe = count_nfe(sample, network, SMOKE_TIME_BATCH, seed=SEED, device=device)
     seconds = time_sampling(sample, SMOKE_TIME_BATCH, warmup=0, repeats=1, seed=SEED, device=device).time_s
@@ -94,9 +122,9 @@ def evaluate_sampler(context: EvaluationContext, sampler, dataset: str, evaluati
             reference = (prepared_training_images(dataset, profile.data_root)
                          if {"fid", "pr"} & set(metrics) else None)
             records = evaluate(
-                sample, metrics=metrics, protocols=SMOKE_FID_PROTOCOLS if profile.smoke else PAPER_FID_PROTOCOLS,
-                n_samples=(SMOKE_SAMPLES["modes" if "modes" in metrics else "fid"] if profile.smoke else None),
-                allow_fewer_samples=profile.smoke, seed=SEED, reference=reference,
+                sample, metrics=metrics, protocols=profile_protocols(profile),
+                n_samples=profile_sample_count(profile, metrics),
+                allow_fewer_samples=profile.smoke or profile.cpu, seed=SEED, reference=reference,
                 cache_dir=profile.cache_dir or DEFAULT_CACHE_DIR,
                 is_weights=context.is_weights, vgg_weights=context.vgg_weights,
                 digit_classifier=context.digit_classifier, network=sampler.network,
@@ -109,7 +137,8 @@ def evaluate_sampler(context: EvaluationContext, sampler, dataset: str, evaluati
                 record["metrics"].update(timing)
     time_batch = SMOKE_TIME_BATCH if smoke_time else TIME_BATCH if "time" in metrics else None
     records = [dict(record, profile=profile.name, target=context.target, run_dir=str(run_dir),
-                    sample_options=options, time_batch=time_batch, row_id=uuid.uuid4().hex)
+                    sample_options=options, time_batch=time_batch, training=training_record(run_dir),
+                    row_id=uuid.uuid4().hex)
                for record in records]
     append_rows(records, profile.results_file(dataset))
     warn_on_nfe_mismatch(context, sampler, options, records[0]["metrics"].get("nfe"))
@@ -117,6 +146,26 @@ def evaluate_sampler(context: EvaluationContext, sampler, dataset: str, evaluati
         shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in record["metrics"].items()}
         context.log(f"  {dataset} {evaluation.method} {evaluation.label} [{record['protocol'] or '-'}]: {shown}")
     return json.loads(json.dumps(records))
+
+
+def real_data_modes(context: EvaluationContext, dataset: str = "stackedmnist") -> list[dict]:
+    """The row of the training set's own mode count: 26,000 training images drawn at random (seed SEED),
+    labelled by the same digit classifier as the samples (the ceiling a sampler can reach)."""
+    train = open_prepared(dataset, context.profile.data_root, "train")
+    chosen = np.sort(np.random.default_rng(SEED).choice(len(train), MODE_SAMPLES, replace=False))
+    classifier = load_digit_classifier(context.digit_classifier, context.device)
+    batches = (np.asarray(train.images[chosen[i:i + 1000]]) for i in range(0, len(chosen), 1000))
+    labels, _ = classify_stacked_digits(batches, classifier, -(-len(chosen) // 1000))
+    modes, kl = mode_coverage(modes_of_labels(labels))
+    record = {"method": "data", "variant": "train", "dataset": dataset, "protocol": None,
+              "metrics": {"modes": modes, "kl": kl}, "n_samples": len(chosen), "commit": package_commit(),
+              "feature_weights": {"digits": classifier.description},
+              "reference": {"images_sha256": train.manifest["splits"]["train"]["images_sha256"]},
+              "device": device_name(context.device), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "profile": context.profile.name, "target": context.target, "row_id": uuid.uuid4().hex}
+    append_rows([record], context.profile.results_file(dataset))
+    context.log(f"  {dataset} training images: {modes} modes, KL {kl:.4f} ({len(chosen)} images)")
+    return [record]
 
 
 def warn_on_nfe_mismatch(context, sampler, options, counted) -> None:

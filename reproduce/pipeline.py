@@ -15,7 +15,7 @@ from ddgan.config import ConfigError
 from ddgan.datasets import open_prepared, prepare
 from ddgan.sampling import load_sampler
 from reproduce.compare import write_comparison
-from reproduce.evaluation import EvaluationContext, ensure_recorded, evaluate_sampler
+from reproduce.evaluation import EvaluationContext, ensure_recorded, evaluate_sampler, real_data_modes
 from reproduce.launch import process_count, train_run
 from reproduce.profiles import PAPER_CLASSIFIER, SMOKE_CLASSIFIER
 from reproduce.smoke_data import smoke_archive, spec_overrides
@@ -103,10 +103,10 @@ def train_stage(profile, training, options: RunOptions) -> Path:
         raise ConfigError(f"{run_dir} finished training with another config than the one this target asks for "
                           f"now; move it away (or delete {stages.marker('train')} to train it further)")
     processes = process_count(options.processes)
-    if not profile.smoke and processes == 1 and not torch.cuda.is_available():
+    if profile.name == "paper" and processes == 1 and not torch.cuda.is_available():
         options.log("  warning: no GPU is visible: the paper's settings would train for weeks on a CPU "
                     "(PROFILE=smoke runs the pipeline in minutes)")
-    stages.run("train", lambda: {**train_run(config, run_dir, processes, progress=not profile.smoke),
+    stages.run("train", lambda: {**train_run(config, run_dir, processes, progress=profile.name == "paper"),
                                  "config_sha256": config_sha256(config)})
     return run_dir
 
@@ -141,6 +141,9 @@ def run_target(target, profile, options: RunOptions) -> None:
     prepare_datasets(profile, target.datasets, options)
     classifier = digit_classifier_path(profile, options.log) if target.digit_classifier else None
     context = evaluation_context(profile, target.name, options, classifier)
+    if profile.cpu and target.digit_classifier:
+        records = Stages(profile.work / "stackedmnist", options.log).run("real-data-modes", real_data_modes, context)
+        ensure_recorded(records, profile.results_file("stackedmnist"))
     for training in target.trainings:
         options.log(f"[train] {training.dataset}/{training.run}")
         run_dir = train_stage(profile, training, options)
