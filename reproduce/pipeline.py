@@ -17,7 +17,7 @@ from ddgan.sampling import load_sampler
 from reproduce.compare import write_comparison
 from reproduce.evaluation import EvaluationContext, ensure_recorded, evaluate_sampler, real_data_modes
 from reproduce.launch import process_count, train_run
-from reproduce.profiles import PAPER_CLASSIFIER, SMOKE_CLASSIFIER
+from reproduce.profiles import CPU_CLASSIFIER, PAPER_CLASSIFIER, SMOKE_CLASSIFIER
 from reproduce.smoke_data import smoke_archive, spec_overrides
 from reproduce.stages import Stages
 
@@ -81,7 +81,7 @@ def train_digit_classifier(profile) -> dict:
     pad = ((0, 0), (2, 2), (2, 2))
     classifier = train(np.pad(train_split.images[..., 0], pad), train_split.labels,
                        np.pad(test_split.images[..., 0], pad), test_split.labels,
-                       **(SMOKE_CLASSIFIER if profile.smoke else PAPER_CLASSIFIER))
+                       **(SMOKE_CLASSIFIER if profile.smoke else CPU_CLASSIFIER if profile.cpu else PAPER_CLASSIFIER))
     path = profile.work / "stackedmnist" / "digit_classifier.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     save_digit_classifier(classifier, path)

@@ -35,6 +35,7 @@ SMOKE_METHOD = {"sample_steps": SMOKE_SAMPLING_STEPS, "autoencoder_steps": 1}
 # the digit classifier: 99.4% on MNIST's test set in the paper profile, ~75% on the smoke digits
 PAPER_CLASSIFIER = {"epochs": 3, "batch_size": 128}
 SMOKE_CLASSIFIER = {"epochs": 5, "batch_size": 32}
+CPU_CLASSIFIER = {"epochs": 1, "batch_size": 128}     # one epoch of real MNIST (its test accuracy is reported)
 
 
 # ---- cpu profile: the networks, budgets and sample counts of reduced-scale runs on real data
@@ -46,7 +47,7 @@ CPU_TRAIN = {"batch_size": 64, "epochs": None, "log_every": 100, "checkpoint_eve
              "snapshot_every": None, "num_workers": 0}
 # training steps by (dataset, method); the DDPM's are set for the DDGAN's wall-clock budget (equal
 # compute): DDGAN_TO_DDPM_STEP_COST is the measured ratio of their iteration times at this width
-CPU_DDGAN_STEPS = {"stackedmnist": 3500, "cifar10": 2500}
+CPU_DDGAN_STEPS = {"stackedmnist": 2000, "cifar10": 1500}
 DDGAN_TO_DDPM_STEP_COST = 4.0
 CPU_OPTIM = {"lr_schedule": "constant", "ema_decay": 0.995}
 CPU_DDPM_OPTIM = {"lr": {"denoiser": 5e-4}, "warmup_steps": 100}
