@@ -22,7 +22,8 @@ from ddgan.metrics.digit_classifier import load_digit_classifier
 from ddgan.metrics.mode_coverage import MODE_SAMPLES, classify_stacked_digits, mode_coverage, modes_of_labels
 from ddgan.metrics.reference import DEFAULT_CACHE_DIR
 from ddgan.metrics.timing import count_nfe, device_name, time_sampling
-from reproduce.profiles import CPU_FID_PROTOCOLS, CPU_FID_SAMPLES, SMOKE_FID_PROTOCOLS, SMOKE_SAMPLES, SMOKE_TIME_BATCH
+from reproduce import profiles
+from reproduce.profiles import SMOKE_FID_PROTOCOLS, SMOKE_SAMPLES, SMOKE_TIME_BATCH
 from reproduce.stages import Stages
 
 PAPER_FID_PROTOCOLS = ("clean", "paper")
@@ -60,6 +61,17 @@ def prepared_training_images(dataset: str, data_root) -> Path:
     return open_prepared(dataset, data_root, "train").path / "images.npy"
 
 
+def profile_reference(profile, dataset: str):
+    """FID's reference: every prepared training image, or the first CPU_FID_REFERENCE of them (cpu profile)."""
+    path = prepared_training_images(dataset, profile.data_root)
+    if profile.cpu and profiles.CPU_FID_REFERENCE is not None:
+        images = np.load(path, mmap_mode="r")
+        if len(images) > profiles.CPU_FID_REFERENCE:
+            return np.asarray(images[:profiles.CPU_FID_REFERENCE]), profiles.CPU_FID_REFERENCE
+        return path, len(images)
+    return path, None
+
+
 def profile_metrics(context: EvaluationContext, evaluation: Evaluation) -> list:
     """The metrics ddgan.evaluate computes here; the smoke profile leaves some out and says which."""
     metrics = list(evaluation.metrics)
@@ -83,13 +95,13 @@ def profile_sample_count(profile, metrics) -> int | None:
     mode counts keep the full 26,000)."""
     if profile.smoke:
         return SMOKE_SAMPLES["modes" if "modes" in metrics else "fid"]
-    if profile.cpu and "fid" in metrics:
-        return CPU_FID_SAMPLES
+    if profile.cpu:
+        return profiles.CPU_FID_SAMPLES if "fid" in metrics else profiles.CPU_MODE_SAMPLES if "modes" in metrics else None
     return None
 
 
 def profile_protocols(profile) -> tuple:
-    return SMOKE_FID_PROTOCOLS if profile.smoke else CPU_FID_PROTOCOLS if profile.cpu else PAPER_FID_PROTOCOLS
+    return SMOKE_FID_PROTOCOLS if profile.smoke else profiles.CPU_FID_PROTOCOLS if profile.cpu else PAPER_FID_PROTOCOLS
 
 
 def training_record(run_dir: Path) -> dict | None:
@@ -119,8 +131,8 @@ def evaluate_sampler(context: EvaluationContext, sampler, dataset: str, evaluati
         common = dict(method=evaluation.method, variant=evaluation.label, dataset=dataset, config=sampler.config,
                       checkpoint=checkpoint, results_file=Path(scratch) / "rows.jsonl", device=context.device)
         if metrics:
-            reference = (prepared_training_images(dataset, profile.data_root)
-                         if {"fid", "pr"} & set(metrics) else None)
+            reference, reference_count = (profile_reference(profile, dataset) if {"fid", "pr"} & set(metrics)
+                                          else (None, None))
             records = evaluate(
                 sample, metrics=metrics, protocols=profile_protocols(profile),
                 n_samples=profile_sample_count(profile, metrics),
@@ -130,7 +142,7 @@ def evaluate_sampler(context: EvaluationContext, sampler, dataset: str, evaluati
                 digit_classifier=context.digit_classifier, network=sampler.network,
                 work_dir=scratch, **common)
         else:
-            records = write_records({}, {}, [None], {}, {}, 0, **common)
+            records, reference_count = write_records({}, {}, [None], {}, {}, 0, **common), None
         if smoke_time:
             timing = smoke_timing(sample, sampler.network, context.device)
             for record in records:
@@ -138,6 +150,7 @@ def evaluate_sampler(context: EvaluationContext, sampler, dataset: str, evaluati
     time_batch = SMOKE_TIME_BATCH if smoke_time else TIME_BATCH if "time" in metrics else None
     records = [dict(record, profile=profile.name, target=context.target, run_dir=str(run_dir),
                     sample_options=options, time_batch=time_batch, training=training_record(run_dir),
+                    **({"reference_images": reference_count} if reference_count else {}),
                     row_id=uuid.uuid4().hex)
                for record in records]
     append_rows(records, profile.results_file(dataset))
@@ -152,7 +165,8 @@ def real_data_modes(context: EvaluationContext, dataset: str = "stackedmnist") -
     """The row of the training set's own mode count: 26,000 training images drawn at random (seed SEED),
     labelled by the same digit classifier as the samples (the ceiling a sampler can reach)."""
     train = open_prepared(dataset, context.profile.data_root, "train")
-    chosen = np.sort(np.random.default_rng(SEED).choice(len(train), MODE_SAMPLES, replace=False))
+    count = min(profiles.CPU_MODE_SAMPLES if context.profile.cpu else MODE_SAMPLES, len(train))
+    chosen = np.sort(np.random.default_rng(SEED).choice(len(train), count, replace=False))
     classifier = load_digit_classifier(context.digit_classifier, context.device)
     batches = (np.asarray(train.images[chosen[i:i + 1000]]) for i in range(0, len(chosen), 1000))
     labels, _ = classify_stacked_digits(batches, classifier, -(-len(chosen) // 1000))

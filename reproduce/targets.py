@@ -48,6 +48,7 @@ class Target:
     datasets: tuple            # prepared in this order; --archive applies to the first
     trainings: tuple
     digit_classifier: bool = False
+    own_images: int | None = None    # the first dataset is the user's images (ARCHIVE=), prepared at this size
 
 
 def ddgan_cifar10(variant: str) -> Training:
@@ -103,6 +104,7 @@ def preset_with_steps(preset: str, num_timesteps: int, dataset: str | None = Non
 # ------------------------------------------------------------------ cpu profile
 
 TRILEMMA_DATASET = "cifar10_subset"    # the name the trilemma target prepares its images under
+TRILEMMA_SIZE = 32
 TRILEMMA_METRICS = ("fid", "time")
 DDPM_FEW_STEPS, DDPM_MANY_STEPS = 4, 100
 
@@ -121,7 +123,7 @@ def trilemma_target() -> Target:
     ddpm = Training(TRILEMMA_DATASET, "ddpm", trilemma_ddpm,
                     tuple(Evaluation(f"S{steps}", "ddpm", TRILEMMA_METRICS, {"steps": steps})
                           for steps in (DDPM_FEW_STEPS, DDPM_MANY_STEPS)))
-    return Target("trilemma", (TRILEMMA_DATASET,), (ddgan, ddpm))
+    return Target("trilemma", (TRILEMMA_DATASET,), (ddgan, ddpm), own_images=TRILEMMA_SIZE)
 
 
 CPU_TARGETS = {
