@@ -97,7 +97,7 @@ def run_data(args: argparse.Namespace) -> int:
 
 def _prepare_folder(args: argparse.Namespace) -> None:
     if args.path is None or args.dataset_name is None or args.size is None:
-        raise DatasetError("usage: ddgan data prepare folder PATH --name NAME --size SIZE (all three are needed)")
+        raise DatasetError("prepare folder needs PATH, --name and --size: ddgan data prepare folder PATH --name NAME --size SIZE")
     target = prepare_folder(args.path, args.dataset_name, args.size, args.root, key=args.key, force=args.force)
     _summarize(args.dataset_name, target.parent, f"prepared in {target}")
 
