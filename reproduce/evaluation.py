@@ -104,12 +104,30 @@ def profile_protocols(profile) -> tuple:
     return SMOKE_FID_PROTOCOLS if profile.smoke else profiles.CPU_FID_PROTOCOLS if profile.cpu else PAPER_FID_PROTOCOLS
 
 
+def logged_training_seconds(log_path: Path) -> float | None:
+    """Wall-clock seconds of training summed over every process that trained the run (each resumed
+    process restarts the trainer's clock; log.jsonl holds the elapsed seconds at every logged step)."""
+    if not log_path.is_file():
+        return None
+    total, previous = 0.0, None
+    for line in log_path.read_text().splitlines():
+        seconds = json.loads(line)["seconds"]
+        if previous is not None and seconds < previous:     # a new process started
+            total += previous
+        previous = seconds
+    return round(total + (previous or 0.0), 1)
+
+
 def training_record(run_dir: Path) -> dict | None:
-    """Steps and wall-clock seconds of the run's training stage, when the pipeline trained it."""
+    """Steps and wall-clock seconds of the run's training (all its processes, resumed ones included)."""
     finished = Stages(run_dir).done("train")
     if finished is None:
         return None
-    return {key: finished["result"].get(key) for key in ("steps", "seconds", "processes")}
+    record = {key: finished["result"].get(key) for key in ("steps", "seconds", "processes")}
+    logged = logged_training_seconds(Path(run_dir) / "log.jsonl")
+    if logged is not None:
+        record["seconds"] = logged
+    return record
 
 
 def smoke_timing(sample, network, device) -> dict:
