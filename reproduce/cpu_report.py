@@ -27,7 +27,8 @@ TABLE3_FIELDS = ("method", "T", "nfe", "modes", "kl", "n_samples", "train_second
                  "row_id")
 CIFAR_FIELDS = ("method", "T", "nfe", "fid", "n_samples", "sample_seconds", "train_seconds", "train_steps",
                 "reference_images", "commit", "row_id")
-PAPER_TABLE3 = "DDGAN (paper, Table 3): 1000 modes, KL 0.071 (NCSN++ at full width, 26,000 samples)"
+PAPER_TABLE3 = ("DDGAN (paper, Table 3): 1000 modes, KL 0.071 (NCSN++ at full width, 26,000 samples); "
+                "n_samples below: the samples scored here")
 DATA_CAVEAT = (f"`{TRILEMMA_DATASET}` is prepared from cifar10_jpeg_subset.npz: 10,000 CIFAR-10 training images "
                "decoded from a JPEG copy (quality about 75), NOT bit-identical to CIFAR-10. Every FID here is "
                "against statistics of these training images and is not comparable with the paper's CIFAR-10 FIDs.")
@@ -84,10 +85,10 @@ def cifar_rows(results: Path) -> list[dict]:
     table = []
     for row in latest_rows(load_profile_rows(results, TRILEMMA_DATASET)):
         metrics = row["metrics"]
-        if "fid" not in metrics:
+        if "fid" not in metrics and "nfe" not in metrics:
             continue
         table.append({"method": f"{row['method']} {row['variant']}", "T": num_timesteps(row), "nfe": metrics.get("nfe"),
-                      "fid": rounded(metrics["fid"], 2), "n_samples": row["n_samples"],
+                      "fid": rounded(metrics.get("fid"), 2), "n_samples": row["n_samples"],
                       "sample_seconds": rounded(metrics.get("time_s"), 2),
                       "train_seconds": training_of(row).get("seconds"), "train_steps": training_of(row).get("steps"),
                       "reference_images": row.get("reference_images"),
@@ -217,7 +218,8 @@ def sample_grid(sampler, options: dict, path: Path, seed: int = 0) -> str:
 
 def data_grid(images: np.ndarray, path: Path, seed: int = 0) -> str:
     """An 8x8 grid of training images drawn at random."""
-    chosen = np.sort(np.random.default_rng(seed).choice(len(images), GRID_SIDE * GRID_SIDE, replace=False))
+    chosen = np.sort(np.random.default_rng(seed).choice(len(images), min(len(images), GRID_SIDE * GRID_SIDE),
+                                                        replace=False))
     path.parent.mkdir(parents=True, exist_ok=True)
     tile(np.asarray(images[chosen])).save(path)
     return str(path)

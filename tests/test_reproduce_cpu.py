@@ -73,7 +73,7 @@ def test_targets_by_profile():
 
 def test_cpu_sample_counts_and_fid_reference(tmp_path, monkeypatch):
     profile = make_profile("cpu", tmp_path / "runs", tmp_path / "results", tmp_path / "data")
-    assert profile_sample_count(profile, ["modes"]) == 26_000
+    assert profile_sample_count(profile, ["modes"]) == profiles.CPU_MODE_SAMPLES
     assert profile_sample_count(profile, ["fid", "time"]) == profiles.CPU_FID_SAMPLES
     assert profile_sample_count(profile, ["time"]) is None
     images = np.random.default_rng(0).integers(0, 256, (12, 32, 32, 3), dtype=np.uint8)
@@ -166,6 +166,38 @@ def test_paper_comparison_shows_cpu_rows_in_their_own_section(tmp_path):
     with open(folder / "table3.csv", newline="") as file:        # the paper cells stay empty
         assert all(cell["reproduced"] == "" for cell in csv.DictReader(file))
     assert "Not run yet" in "\n".join(cpu_section(tmp_path / "nothing"))
+
+
+def test_trilemma_from_your_images_to_its_table(tmp_path, toy_cpu_scale, monkeypatch):
+    """DDGAN T = 4 and the DDPM at few and many steps, from an .npz of images (time only: FID is costly)."""
+    from reproduce import targets
+    monkeypatch.setattr(targets, "TRILEMMA_METRICS", ("time",))
+    monkeypatch.setattr(targets, "DDPM_MANY_STEPS", 6)
+    monkeypatch.setattr(profiles, "DDGAN_TO_DDPM_STEP_COST", 1.5)
+    images = np.random.default_rng(2).integers(0, 256, (24, 32, 32, 3), dtype=np.uint8)
+    np.savez(tmp_path / "mine.npz", x_train=images, y_train=np.zeros(24))
+    profile = make_profile("cpu", tmp_path / "runs", tmp_path / "results", tmp_path / "data")
+    run_target(get_target("trilemma", "cpu"), profile,
+               RunOptions(archive=str(tmp_path / "mine.npz"), device="cpu", log=lambda *_: None))
+    assert np.array_equal(open_prepared(targets.TRILEMMA_DATASET, tmp_path / "data").images, images)
+    with open(tmp_path / "results" / "cifar10.csv", newline="") as file:
+        table = {row["method"]: row for row in csv.DictReader(file)}
+    assert set(table) == {"ddgan T4", "ddpm S4", "ddpm S6"}
+    assert [table[m]["nfe"] for m in ("ddgan T4", "ddpm S4", "ddpm S6")] == ["4", "4", "6"]
+    assert (table["ddgan T4"]["train_steps"], table["ddpm S4"]["train_steps"]) == ("2", "3")
+    assert all(float(row["sample_seconds"]) > 0 for row in table.values())
+    figures = {p.name for p in (tmp_path / "results" / "figures").glob("*.png")}
+    assert figures == {f"{targets.TRILEMMA_DATASET}-{name}.png" for name in
+                       ("ddgan-T4", "ddpm-S4", "ddpm-S6", "training-images")}
+
+
+def test_training_seconds_add_up_over_resumed_processes(tmp_path):
+    from reproduce.evaluation import logged_training_seconds
+    log = tmp_path / "log.jsonl"
+    log.write_text("".join(json.dumps({"step": step, "seconds": seconds}) + "\n"
+                           for step, seconds in [(100, 50.0), (200, 101.5), (300, 40.0), (400, 90.0)]))
+    assert logged_training_seconds(log) == 191.5
+    assert logged_training_seconds(tmp_path / "none.jsonl") is None
 
 
 def test_trilemma_needs_your_images(capsys, tmp_path):
