@@ -157,8 +157,12 @@ def cpu_section(results: Path, data_root: Path | None = None, heading: str = "##
              f"Small conv networks (base {CPU_WIDTH['base_channels']} channels, multipliers "
              f"{CPU_WIDTH['channel_mult']}) instead of the paper's NCSN++, batch {CPU_TRAIN['batch_size']}, "
              "a budget of minutes on one shared CPU core per run (train_seconds: wall clock of each run). "
-             "Rows: results/cpu/<dataset>/metrics.jsonl.", ""]
-    lines += [f"{heading}# StackedMNIST (Table 3)", "", PAPER_TABLE3 + ".", ""]
+             "Rows: results/cpu/<dataset>/metrics.jsonl; configs, parameter counts and data hashes: "
+             "results/cpu/summary.md.", ""]
+    digits = next((row["feature_weights"]["digits"] for row in load_profile_rows(results, "stackedmnist")
+                   if (row.get("feature_weights") or {}).get("digits")), None)
+    lines += [f"{heading}# StackedMNIST (Table 3)", "", PAPER_TABLE3 + ".",
+              f"Modes are labelled by the {digits}." if digits else "", ""]
     lines += markdown_table(table3, TABLE3_FIELDS) if table3 else ["Not run yet (`make table3 PROFILE=cpu`)."]
     lines += ["", f"{heading}# Trilemma at equal compute (32x32 natural images)", "", DATA_CAVEAT,
               "FID: clean protocol, n_samples samples against the statistics of the first reference_images "

@@ -74,7 +74,8 @@ def prepare_own_images(profile, dataset: str, size: int, archive, log) -> None:
 
 
 def prepare_datasets(profile, datasets, options: RunOptions, own_images: int | None = None) -> None:
-    """Prepare each dataset once: the real archive (paper), or a procedural one in the real format (smoke)."""
+    """Prepare each dataset once: the real archive (paper, cpu), a procedural one in the real format (smoke),
+    or the user's images (a target with own_images)."""
     if profile.smoke and options.archive:
         raise ConfigError("--archive (ARCHIVE=) belongs to the paper profile; the smoke profile writes its own "
                           "tiny archives")
