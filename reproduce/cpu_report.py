@@ -23,10 +23,10 @@ from ddgan.nets import build_network
 from reproduce.profiles import CPU_TRAIN, CPU_WIDTH, DDGAN_TO_DDPM_STEP_COST
 from reproduce.targets import TRILEMMA_DATASET
 
-TABLE3_FIELDS = ("method", "T", "nfe", "modes", "kl", "n_samples", "train_seconds", "train_steps", "commit",
-                 "row_id")
+TABLE3_FIELDS = ("method", "T", "nfe", "modes", "kl", "n_samples", "train_seconds", "train_steps", "training",
+                 "commit", "row_id")
 CIFAR_FIELDS = ("method", "T", "nfe", "fid", "n_samples", "sample_seconds", "train_seconds", "train_steps",
-                "reference_images", "commit", "row_id")
+                "training", "reference_images", "commit", "row_id")
 PAPER_TABLE3 = ("DDGAN (paper, Table 3): 1000 modes, KL 0.071 (NCSN++ at full width, 26,000 samples); "
                 "n_samples below: the samples scored here")
 DATA_CAVEAT = (f"`{TRILEMMA_DATASET}` is prepared from cifar10_jpeg_subset.npz: 10,000 CIFAR-10 training images "
@@ -64,6 +64,16 @@ def training_of(row: dict) -> dict:
     return row.get("training") or {}
 
 
+def training_state(row: dict) -> str | None:
+    """'finished', or 'interrupted at S of N steps' for a snapshot of an unfinished training."""
+    training = training_of(row)
+    if not training:
+        return None
+    if training.get("finished", True):
+        return "finished"
+    return f"interrupted at {training['steps']} of {training['of_steps']} steps"
+
+
 def rounded(value, digits=4):
     return round(value, digits) if isinstance(value, float) else value
 
@@ -77,7 +87,7 @@ def table3_rows(results: Path) -> list[dict]:
         table.append({"method": row["method"], "T": num_timesteps(row), "nfe": num_timesteps(row),
                       "modes": metrics["modes"], "kl": rounded(metrics["kl"]), "n_samples": row["n_samples"],
                       "train_seconds": training_of(row).get("seconds"), "train_steps": training_of(row).get("steps"),
-                      "commit": row.get("commit"), "row_id": row.get("row_id")})
+                      "training": training_state(row), "commit": row.get("commit"), "row_id": row.get("row_id")})
     return table
 
 
@@ -91,7 +101,7 @@ def cifar_rows(results: Path) -> list[dict]:
                       "fid": rounded(metrics.get("fid"), 2), "n_samples": row["n_samples"],
                       "sample_seconds": rounded(metrics.get("time_s"), 2),
                       "train_seconds": training_of(row).get("seconds"), "train_steps": training_of(row).get("steps"),
-                      "reference_images": row.get("reference_images"),
+                      "training": training_state(row), "reference_images": row.get("reference_images"),
                       "commit": row.get("commit"), "row_id": row.get("row_id")})
     return table
 

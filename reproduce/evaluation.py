@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ddgan.checkpoint import load_snapshot
+from ddgan.config import ConfigError
 from ddgan.datasets import open_prepared
 from ddgan.evaluate import TIME_BATCH, evaluate, package_commit, write_records
 from ddgan.metrics.digit_classifier import load_digit_classifier
@@ -104,30 +106,40 @@ def profile_protocols(profile) -> tuple:
     return SMOKE_FID_PROTOCOLS if profile.smoke else profiles.CPU_FID_PROTOCOLS if profile.cpu else PAPER_FID_PROTOCOLS
 
 
-def logged_training_seconds(log_path: Path) -> float | None:
+def logged_training_seconds(log_path: Path, up_to_step: int | None = None) -> float | None:
     """Wall-clock seconds of training summed over every process that trained the run (each resumed
-    process restarts the trainer's clock; log.jsonl holds the elapsed seconds at every logged step)."""
+    process restarts the trainer's clock; log.jsonl holds the elapsed seconds at every logged step),
+    counting logged steps up to `up_to_step` when given."""
     if not log_path.is_file():
         return None
     total, previous = 0.0, None
     for line in log_path.read_text().splitlines():
-        seconds = json.loads(line)["seconds"]
-        if previous is not None and seconds < previous:     # a new process started
+        entry = json.loads(line)
+        if up_to_step is not None and entry["step"] > up_to_step:
+            break
+        if previous is not None and entry["seconds"] < previous:     # a new process started
             total += previous
-        previous = seconds
+        previous = entry["seconds"]
     return round(total + (previous or 0.0), 1)
 
 
-def training_record(run_dir: Path) -> dict | None:
-    """Steps and wall-clock seconds of the run's training (all its processes, resumed ones included)."""
+def training_record(run_dir: Path, checkpoint=None) -> dict | None:
+    """Steps and wall-clock seconds of the run's training (all its processes, resumed ones included).
+    A snapshot of a training that has not finished is recorded as such, with the steps it holds."""
+    run_dir = Path(run_dir)
     finished = Stages(run_dir).done("train")
-    if finished is None:
+    if finished is not None:
+        record = {key: finished["result"].get(key) for key in ("steps", "seconds", "processes")}
+        logged = logged_training_seconds(run_dir / "log.jsonl")
+        return {**record, "seconds": logged if logged is not None else record["seconds"], "finished": True}
+    try:
+        snapshot = load_snapshot(checkpoint) if checkpoint is not None else None
+    except (ConfigError, FileNotFoundError):     # a released checkpoint (no training of ours), or none
+        snapshot = None
+    if snapshot is None:
         return None
-    record = {key: finished["result"].get(key) for key in ("steps", "seconds", "processes")}
-    logged = logged_training_seconds(Path(run_dir) / "log.jsonl")
-    if logged is not None:
-        record["seconds"] = logged
-    return record
+    return {"steps": snapshot["step"], "of_steps": snapshot["config"]["train"]["steps"], "finished": False,
+            "seconds": logged_training_seconds(run_dir / "log.jsonl", up_to_step=snapshot["step"])}
 
 
 def smoke_timing(sample, network, device) -> dict:
@@ -167,7 +179,7 @@ def evaluate_sampler(context: EvaluationContext, sampler, dataset: str, evaluati
                 record["metrics"].update(timing)
     time_batch = SMOKE_TIME_BATCH if smoke_time else TIME_BATCH if "time" in metrics else None
     records = [dict(record, profile=profile.name, target=context.target, run_dir=str(run_dir),
-                    sample_options=options, time_batch=time_batch, training=training_record(run_dir),
+                    sample_options=options, time_batch=time_batch, training=training_record(run_dir, checkpoint),
                     **({"reference_images": reference_count} if reference_count else {}),
                     row_id=uuid.uuid4().hex)
                for record in records]

@@ -5,19 +5,19 @@ The real cpu runs take tens of minutes; here the profile's budgets and sample co
 """
 import csv
 import json
-from functools import partial
 
 import numpy as np
 import pytest
 
 from baselines.presets import cifar10_config
 from ddgan.datasets import open_prepared, prepare
+from ddgan.datasets.folder import prepare_folder
 from ddgan.presets import get_preset
-from reproduce import pipeline, profiles
+from reproduce import pipeline, profiles, targets
 from reproduce import run as reproduce_run
 from reproduce.compare import write_comparison
 from reproduce.cpu_report import TABLE3_FIELDS, cpu_section
-from reproduce.evaluation import profile_reference, profile_sample_count
+from reproduce.evaluation import logged_training_seconds, profile_reference, profile_sample_count
 from reproduce.local_archives import LocalArchiveError, mnist_archive
 from reproduce.pipeline import RunOptions, run_target
 from reproduce.profiles import CPU_WIDTH, ProfileError, make_profile
@@ -79,7 +79,6 @@ def test_cpu_sample_counts_and_fid_reference(tmp_path, monkeypatch):
     images = np.random.default_rng(0).integers(0, 256, (12, 32, 32, 3), dtype=np.uint8)
     source = tmp_path / "mine.npy"
     np.save(source, images)
-    from ddgan.datasets.folder import prepare_folder
     prepare_folder(source, "mine", 32, tmp_path / "data", progress=False)
     monkeypatch.setattr(profiles, "CPU_FID_REFERENCE", 5)
     reference, count = profile_reference(profile, "mine")
@@ -120,7 +119,6 @@ def toy_cpu_scale(monkeypatch):
                                                 "log_every": 1})
     monkeypatch.setattr(profiles, "CPU_DDGAN_STEPS", {"stackedmnist": 2, "cifar10": 2})
     monkeypatch.setattr(profiles, "CPU_MODE_SAMPLES", 40)
-    monkeypatch.setattr(profiles, "CPU_CLASSIFIER", {"epochs": 1, "batch_size": 32})
     monkeypatch.setattr(pipeline, "CPU_CLASSIFIER", {"epochs": 1, "batch_size": 32})
     real_prepare = prepare
     monkeypatch.setattr(pipeline, "prepare", lambda name, root, **kwargs: real_prepare(
@@ -170,7 +168,6 @@ def test_paper_comparison_shows_cpu_rows_in_their_own_section(tmp_path):
 
 def test_trilemma_from_your_images_to_its_table(tmp_path, toy_cpu_scale, monkeypatch):
     """DDGAN T = 4 and the DDPM at few and many steps, from an .npz of images (time only: FID is costly)."""
-    from reproduce import targets
     monkeypatch.setattr(targets, "TRILEMMA_METRICS", ("time",))
     monkeypatch.setattr(targets, "DDPM_MANY_STEPS", 6)
     monkeypatch.setattr(profiles, "DDGAN_TO_DDPM_STEP_COST", 1.5)
@@ -192,7 +189,6 @@ def test_trilemma_from_your_images_to_its_table(tmp_path, toy_cpu_scale, monkeyp
 
 
 def test_training_seconds_add_up_over_resumed_processes(tmp_path):
-    from reproduce.evaluation import logged_training_seconds
     log = tmp_path / "log.jsonl"
     log.write_text("".join(json.dumps({"step": step, "seconds": seconds}) + "\n"
                            for step, seconds in [(100, 50.0), (200, 101.5), (300, 40.0), (400, 90.0)]))
