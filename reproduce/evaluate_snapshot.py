@@ -13,7 +13,8 @@ from pathlib import Path
 
 from ddgan.sampling import load_sampler
 from reproduce.cpu_report import sample_grid
-from reproduce.evaluation import evaluate_sampler
+from reproduce import profiles
+from reproduce.evaluation import evaluate_sampler, real_data_modes
 from reproduce.pipeline import RunOptions, digit_classifier_path, evaluation_context, grid_path
 from reproduce.profiles import make_profile
 from reproduce.targets import get_target
@@ -29,8 +30,14 @@ def main(argv=None) -> int:
     parser.add_argument("--results")
     parser.add_argument("--data-root")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--samples", type=int, help="samples for modes and KL (cpu profile; default "
+                                                    "reproduce.profiles.CPU_MODE_SAMPLES); the rows record it")
+    parser.add_argument("--with-data", action="store_true",
+                        help="also score that many training images (table3: the data row beside the samples)")
     args = parser.parse_args(argv)
     profile = make_profile(args.profile, args.work, args.results, args.data_root)
+    if args.samples is not None:
+        profiles.CPU_MODE_SAMPLES = args.samples
     target = get_target(args.target, profile.name)
     trainings = [t for t in target.trainings if t.run == args.run]
     if not trainings:
@@ -40,6 +47,8 @@ def main(argv=None) -> int:
     training = trainings[0]
     classifier = digit_classifier_path(profile, print) if target.digit_classifier else None
     context = evaluation_context(profile, target.name, RunOptions(device=args.device), classifier)
+    if args.with_data:
+        real_data_modes(context)
     sampler = load_sampler(args.snapshot, context.device)
     run_dir = profile.run_dir(training.dataset, training.run)
     for evaluation in training.evaluations:
