@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 
 from baselines.presets import cifar10_config
+from ddgan.checkpoint import save_snapshot
 from ddgan.datasets import open_prepared, prepare
 from ddgan.datasets.folder import prepare_folder
 from ddgan.presets import get_preset
 from reproduce import pipeline, profiles, targets
 from reproduce import run as reproduce_run
 from reproduce.compare import write_comparison
-from reproduce.cpu_report import TABLE3_FIELDS, cpu_section
-from reproduce.evaluation import logged_training_seconds, profile_reference, profile_sample_count
+from reproduce.cpu_report import TABLE3_FIELDS, cpu_section, training_state
+from reproduce.evaluation import logged_training_seconds, profile_reference, profile_sample_count, training_record
 from reproduce.local_archives import LocalArchiveError, mnist_archive
 from reproduce.pipeline import RunOptions, run_target
 from reproduce.profiles import CPU_WIDTH, ProfileError, make_profile
@@ -194,6 +195,17 @@ def test_training_seconds_add_up_over_resumed_processes(tmp_path):
                            for step, seconds in [(100, 50.0), (200, 101.5), (300, 40.0), (400, 90.0)]))
     assert logged_training_seconds(log) == 191.5
     assert logged_training_seconds(tmp_path / "none.jsonl") is None
+
+
+def test_a_snapshot_of_an_unfinished_training_says_so(tmp_path):
+    config = make_profile("cpu").scale_config(get_preset("stackedmnist"))
+    save_snapshot(tmp_path / "snapshot-00000200.pt", config, 200, {})
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps({"step": step, "seconds": 10.0 * step}) + "\n"
+                                                for step in (100, 200, 300)))
+    record = training_record(tmp_path, tmp_path / "snapshot-00000200.pt")
+    assert record == {"steps": 200, "of_steps": config["train"]["steps"], "finished": False, "seconds": 2000.0}
+    assert training_state({"training": record}) == f"interrupted at 200 of {config['train']['steps']} steps"
+    assert training_record(tmp_path, tmp_path / "missing.pt") is None
 
 
 def test_trilemma_needs_your_images(capsys, tmp_path):
