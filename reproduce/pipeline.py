@@ -12,12 +12,14 @@ import numpy as np
 import torch
 
 from ddgan.config import ConfigError
-from ddgan.datasets import open_prepared, prepare
+from ddgan.datasets import data_root, open_prepared, prepare
+from ddgan.datasets.folder import prepare_folder
 from ddgan.sampling import load_sampler
 from reproduce.compare import write_comparison
-from reproduce.evaluation import EvaluationContext, ensure_recorded, evaluate_sampler
+from reproduce.cpu_report import data_grid, sample_grid
+from reproduce.evaluation import EvaluationContext, ensure_recorded, evaluate_sampler, real_data_modes
 from reproduce.launch import process_count, train_run
-from reproduce.profiles import PAPER_CLASSIFIER, SMOKE_CLASSIFIER
+from reproduce.profiles import CPU_CLASSIFIER, PAPER_CLASSIFIER, SMOKE_CLASSIFIER
 from reproduce.smoke_data import smoke_archive, spec_overrides
 from reproduce.stages import Stages
 
@@ -57,13 +59,31 @@ def preflight(profile, evaluations, options: RunOptions) -> None:
         load_vgg16_fc(options.vgg_weights)
 
 
-def prepare_datasets(profile, datasets, options: RunOptions) -> None:
-    """Prepare each dataset once: the real archive (paper), or a procedural one in the real format (smoke)."""
+def prepare_own_images(profile, dataset: str, size: int, archive, log) -> None:
+    """The user's images (a folder, .npy or .npz given as ARCHIVE=) prepared as `dataset` (ddgan.datasets.folder)."""
+    root = data_root(profile.data_root)
+    if archive is None:
+        if not (root / dataset / "manifest.json").is_file():
+            raise ConfigError(f"this target trains on your own {size}x{size} images: pass them with ARCHIVE=PATH "
+                              f"(--archive PATH; a folder, .npy or .npz), e.g. ARCHIVE=cifar10_jpeg_subset.npz; "
+                              f"they are prepared as {root / dataset}")
+        log(f"[data] {dataset}: already prepared in {root / dataset}")
+        return
+    prepare_folder(archive, dataset, size, root, progress=False)
+    log(f"[data] {dataset}: your images from {archive}, prepared in {root / dataset}")
+
+
+def prepare_datasets(profile, datasets, options: RunOptions, own_images: int | None = None) -> None:
+    """Prepare each dataset once: the real archive (paper, cpu), a procedural one in the real format (smoke),
+    or the user's images (a target with own_images)."""
     if profile.smoke and options.archive:
         raise ConfigError("--archive (ARCHIVE=) belongs to the paper profile; the smoke profile writes its own "
                           "tiny archives")
     for index, dataset in enumerate(datasets):
         archive = options.archive if index == 0 else None
+        if index == 0 and own_images:
+            prepare_own_images(profile, dataset, own_images, archive, options.log)
+            continue
         if profile.smoke:
             if dataset != "stackedmnist":        # StackedMNIST is built from the prepared MNIST
                 archive = smoke_archive(dataset, profile.archives)
@@ -81,7 +101,7 @@ def train_digit_classifier(profile) -> dict:
     pad = ((0, 0), (2, 2), (2, 2))
     classifier = train(np.pad(train_split.images[..., 0], pad), train_split.labels,
                        np.pad(test_split.images[..., 0], pad), test_split.labels,
-                       **(SMOKE_CLASSIFIER if profile.smoke else PAPER_CLASSIFIER))
+                       **(SMOKE_CLASSIFIER if profile.smoke else CPU_CLASSIFIER if profile.cpu else PAPER_CLASSIFIER))
     path = profile.work / "stackedmnist" / "digit_classifier.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     save_digit_classifier(classifier, path)
@@ -103,10 +123,10 @@ def train_stage(profile, training, options: RunOptions) -> Path:
         raise ConfigError(f"{run_dir} finished training with another config than the one this target asks for "
                           f"now; move it away (or delete {stages.marker('train')} to train it further)")
     processes = process_count(options.processes)
-    if not profile.smoke and processes == 1 and not torch.cuda.is_available():
+    if profile.name == "paper" and processes == 1 and not torch.cuda.is_available():
         options.log("  warning: no GPU is visible: the paper's settings would train for weeks on a CPU "
                     "(PROFILE=smoke runs the pipeline in minutes)")
-    stages.run("train", lambda: {**train_run(config, run_dir, processes, progress=not profile.smoke),
+    stages.run("train", lambda: {**train_run(config, run_dir, processes, progress=profile.name == "paper"),
                                  "config_sha256": config_sha256(config)})
     return run_dir
 
@@ -126,6 +146,30 @@ def evaluate_stages(context, training, run_dir, checkpoint=None, official_config
         ensure_recorded(records, context.profile.results_file(training.dataset))
 
 
+def grid_path(profile, dataset: str, name: str) -> Path:
+    return profile.results / "figures" / f"{dataset}-{name}.png"
+
+
+def draw_sample_grids(profile, training, run_dir, context) -> None:
+    """An 8x8 grid of EMA samples per evaluation (cpu profile: committed with its results)."""
+    stages = Stages(run_dir, context.log)
+    sampler = None
+    for evaluation in training.evaluations:
+        name = f"grid-{evaluation.method}-{evaluation.label}"
+        if stages.done(name) is None and sampler is None:
+            sampler = load_sampler(run_dir / "snapshot.pt", context.device)
+        stages.run(name, lambda e=evaluation: sample_grid(
+            sampler, profile.sampling_options(e.sample_options),
+            grid_path(profile, training.dataset, f"{e.method}-{e.label}")))
+
+
+def draw_data_grid(profile, dataset: str, log) -> None:
+    path = grid_path(profile, dataset, "training-images")
+    if not path.is_file():
+        data_grid(open_prepared(dataset, profile.data_root).images, path)
+        log(f"[cpu] {path}: training images")
+
+
 # ------------------------------------------------------------------ targets
 
 def evaluation_context(profile, target_name, options: RunOptions, digit_classifier=None) -> EvaluationContext:
@@ -138,11 +182,18 @@ def run_target(target, profile, options: RunOptions) -> None:
     """Every stage of `target` under `profile`, then the comparison with the paper."""
     options.log(f"== {target.name} ({profile.name} profile): runs in {profile.work}, results in {profile.results}")
     preflight(profile, [e for training in target.trainings for e in training.evaluations], options)
-    prepare_datasets(profile, target.datasets, options)
+    prepare_datasets(profile, target.datasets, options, target.own_images)
     classifier = digit_classifier_path(profile, options.log) if target.digit_classifier else None
     context = evaluation_context(profile, target.name, options, classifier)
+    if profile.cpu and target.digit_classifier:
+        records = Stages(profile.work / "stackedmnist", options.log).run("real-data-modes", real_data_modes, context)
+        ensure_recorded(records, profile.results_file("stackedmnist"))
     for training in target.trainings:
         options.log(f"[train] {training.dataset}/{training.run}")
         run_dir = train_stage(profile, training, options)
         evaluate_stages(context, training, run_dir)
+        if profile.cpu:
+            draw_sample_grids(profile, training, run_dir, context)
+    if profile.cpu:
+        draw_data_grid(profile, target.datasets[-1], options.log)
     write_comparison(profile, options.log)

@@ -1,4 +1,5 @@
-"""Profiles: `paper` runs the paper's settings; `smoke` runs the same pipeline tiny, in minutes on a CPU.
+"""Profiles: `paper` runs the paper's settings; `smoke` runs the same pipeline tiny, in minutes on a CPU;
+`cpu` trains real data at reduced scale on a CPU (tens of minutes per run).
 
 paper  the presets as they are (ddgan.presets, baselines.presets), real datasets (Kaggle / LSUN, or
        --archive), 50,000 samples (26,000 for modes), FID under both protocols, IS, recall, NFE, time.
@@ -10,12 +11,18 @@ smoke  tiny networks of the same architectures, a few training steps on tiny pro
        What the smoke profile leaves out, and says so when it runs:
        - IS and recall: their weights (pytorch-fid's TF Inception port, VGG-16) cannot be fetched offline.
        - NFE and time are measured on batches of SMOKE_TIME_BATCH, not the paper's 100.
+cpu    real data (MNIST from its IDX archive -> StackedMNIST; a folder / .npz of 32x32 images for the
+       trilemma target), the package's small conv networks instead of the paper's (NCSN++ at 32 base
+       channels costs 5 s per batch-64 iteration on a 2-core CPU, ~300 updates in a 25-minute budget),
+       budgets of about 20 minutes per run on one core, full-protocol mode counts (26,000 samples),
+       FID on CPU_FID_SAMPLES samples. Runs in runs/cpu/, results in results/cpu/, data in $DDGAN_DATA
+       or data/. Its rows are never compared with the paper's cells (`make compare` lists them apart).
 """
 import copy
 from dataclasses import dataclass
 from pathlib import Path
 
-PROFILES = ("paper", "smoke")
+PROFILES = ("paper", "smoke", "cpu")
 
 SMOKE_TRAIN = {"batch_size": 4, "steps": 3, "epochs": None, "log_every": 1, "checkpoint_every": 3,
                "snapshot_every": None, "num_workers": 0}
@@ -27,6 +34,34 @@ SMOKE_METHOD = {"sample_steps": SMOKE_SAMPLING_STEPS, "autoencoder_steps": 1}
 # the digit classifier: 99.4% on MNIST's test set in the paper profile, ~75% on the smoke digits
 PAPER_CLASSIFIER = {"epochs": 3, "batch_size": 128}
 SMOKE_CLASSIFIER = {"epochs": 5, "batch_size": 32}
+CPU_CLASSIFIER = {"epochs": 1, "batch_size": 128}     # one epoch of real MNIST (its test accuracy is reported)
+
+
+# ---- cpu profile: the networks, budgets and sample counts of reduced-scale runs on real data
+# One width for every network of the profile: base 8 channels at 32x32, x2 at 16x16, x4 at 8x8.
+# Measured here (1 thread, batch 64): a DDGAN iteration with this generator and discriminator takes
+# 0.35 s; at base 16 it takes 0.57 s with the same discriminator width and 0.72 s with D at 16.
+CPU_WIDTH = {"base_channels": 8, "channel_mult": [1, 2, 4]}
+CPU_TRAIN = {"batch_size": 64, "epochs": None, "log_every": 100, "checkpoint_every": 500,
+             "snapshot_every": None, "num_workers": 0}
+# training steps by (dataset, method); the DDPM's are set for the DDGAN's wall-clock budget (equal
+# compute): DDGAN_TO_DDPM_STEP_COST is the ratio of their iteration times at this width (measured
+# here, interleaved, batch 64, 1 thread: DDGAN T=4 with R1 every 15 steps 2.24 s, DDPM 0.80 s, on a
+# machine loaded ~5x; the ratio, not the seconds, is what the budget uses). With 2 cores shared by
+# a dozen jobs a DDGAN step took ~2 s (not the 0.35 s of a free core), hence 1200 StackedMNIST steps.
+CPU_DDGAN_STEPS = {"stackedmnist": 1200, "cifar10": 1000}
+DDGAN_TO_DDPM_STEP_COST = 2.8
+CPU_OPTIM = {"lr_schedule": "constant", "ema_decay": 0.995}
+CPU_DDPM_OPTIM = {"lr": {"denoiser": 5e-4}, "warmup_steps": 100}
+CPU_FID_SAMPLES = 2000
+# samples scored for modes and KL: 10,000, not the paper's 26,000. The digit classifier labels ~15 samples/s
+# on a shared core here (3 digits each), so 26,000 would take 30 minutes per model. 10,000 uniform draws
+# over 1000 modes still hit all of them (expected misses 1000 e^-10 < 0.1) but KL's floor rises to ~0.05.
+CPU_MODE_SAMPLES = 10_000
+CPU_FID_PROTOCOLS = ("clean",)
+# FID's reference: the first N prepared training images (None: all). One Inception pass costs ~6 images/s on
+# one free core here, 28 minutes for 10,000 images: beyond the budget of a shared 2-core machine.
+CPU_FID_REFERENCE = 2000
 
 
 class ProfileError(ValueError):
@@ -47,6 +82,10 @@ class Profile:
         return self.name == "smoke"
 
     @property
+    def cpu(self) -> bool:
+        return self.name == "cpu"
+
+    @property
     def archives(self) -> Path:
         """Where the smoke profile writes its procedural archives."""
         return self.work / "archives"
@@ -65,6 +104,8 @@ class Profile:
         config = copy.deepcopy(config)
         if self.data_root is not None:
             config["data"]["root"] = str(self.data_root)
+        if self.cpu:
+            return cpu_config(config)
         if not self.smoke:
             return config
         config["networks"] = {name: tiny_network(spec) for name, spec in config["networks"].items()}
@@ -87,6 +128,9 @@ def make_profile(name: str, work=None, results=None, data_root=None) -> Profile:
                            "(paper: the paper's settings; smoke: tiny, minutes on a CPU)")
     if name == "paper":
         return Profile(name, Path(work or "runs"), Path(results or "results"),
+                       Path(data_root) if data_root else None, None)
+    if name == "cpu":
+        return Profile(name, Path(work or "runs/cpu"), Path(results or "results/cpu"),
                        Path(data_root) if data_root else None, None)
     work = Path(work or "runs/smoke")
     return Profile(name, work, Path(results or work / "results"), Path(data_root or work / "data"),
@@ -134,3 +178,51 @@ def tiny_network(spec: dict) -> dict:
             for key, value in spec.items()}
     shrink = TINY_NETWORKS.get(spec["arch"])
     return shrink(spec) if shrink else spec
+
+
+# ------------------------------------------------------------------ small networks (cpu)
+
+def cpu_generator(spec):
+    """The paper's NCSN++ generator -> the small conv U-Net, same image size and latent size."""
+    return {"arch": "conv_unet", "image_size": spec["image_size"], "in_channels": spec["in_channels"],
+            **CPU_WIDTH, "nz": spec["nz"], "z_emb_dim": 64, "output": "tanh"}
+
+
+def cpu_denoiser(spec):
+    """DDPM's U-Net -> the same small conv U-Net as the DDGAN generator, without z (an eps-model)."""
+    return {"arch": "conv_unet", "image_size": spec["image_size"], "in_channels": spec["in_channels"],
+            **CPU_WIDTH, "output": "linear"}
+
+
+def cpu_discriminator(spec):
+    return {"arch": "conv_discriminator", "in_channels": 3, **CPU_WIDTH}
+
+
+CPU_NETWORKS = {
+    "ncsnpp": cpu_generator,
+    "small_discriminator": cpu_discriminator,
+    "large_discriminator": cpu_discriminator,
+    "ddpm_unet": cpu_denoiser,
+}
+
+
+def cpu_steps(config: dict) -> int:
+    dataset, method = config["data"]["dataset"], config["method"]["name"]
+    key = "cifar10" if dataset not in CPU_DDGAN_STEPS else dataset
+    steps = CPU_DDGAN_STEPS[key]
+    return round(steps * DDGAN_TO_DDPM_STEP_COST) if method == "ddpm" else steps
+
+
+def cpu_config(config: dict) -> dict:
+    """A paper config at CPU scale: small conv networks of one width, a ~20-minute budget, constant
+    learning rates and a short EMA (the paper's 0.9999 would average over more steps than are run)."""
+    unknown = sorted({spec["arch"] for spec in config["networks"].values()} - set(CPU_NETWORKS))
+    if unknown:
+        raise ProfileError(f"the cpu profile has no small network for {', '.join(unknown)}; it trains DDGAN and "
+                           "DDPM runs only (see reproduce.profiles.CPU_NETWORKS)")
+    config["networks"] = {name: CPU_NETWORKS[spec["arch"]](spec) for name, spec in config["networks"].items()}
+    config["train"] = {**config["train"], **CPU_TRAIN, "steps": cpu_steps(config)}
+    config["optim"] = {**config["optim"], **CPU_OPTIM,
+                       **(CPU_DDPM_OPTIM if config["method"]["name"] == "ddpm" else {})}
+    config["name"] = f"{config.get('name', 'run')}-cpu"
+    return config

@@ -4,6 +4,7 @@ A cell reads `reported (status) -> reproduced (difference): verdict`, e.g. `3.75
 [clean 3.85]: reproduced`; comparison.csv holds the same cells one per line, with tolerances,
 sample counts, devices, commits and dates.
 """
+from reproduce.cpu_report import cpu_section
 from reproduce.reported import TABLE_TITLES
 from reproduce.verdicts import NOT_IN_PACKAGE, TOLERANCES, VERDICT_PROTOCOL
 
@@ -68,7 +69,7 @@ def excluded_section(rows) -> list[str]:
     return lines + [""]
 
 
-def comparison_markdown(compared, excluded_rows, profile_name: str) -> str:
+def comparison_markdown(compared, excluded_rows, profile_name: str, cpu_results=None) -> str:
     tolerances = ", ".join(f"{metric} {absolute}" + (f" or {relative:.0%} of the reported value" if relative else "")
                            for metric, (absolute, relative) in TOLERANCES.items())
     lines = ["# Reported and reproduced numbers", "",
@@ -79,6 +80,9 @@ def comparison_markdown(compared, excluded_rows, profile_name: str) -> str:
         lines += ["**Smoke profile**: tiny networks, a few training steps, a few samples. It checks that the "
                   "pipeline runs from archive to this table; none of its rows is compared with the paper, so "
                   "every cell the package produces reads *not run yet*. Its rows are listed at the end.", ""]
+    if profile_name == "cpu":
+        lines += ["**cpu profile**: real data at reduced scale (small networks, minutes of training on a CPU). "
+                  "None of its rows is compared with the paper; they are shown in their own section below.", ""]
     lines += [f"Verdict tolerances (absolute, or relative where larger): {tolerances}. FID verdicts use the "
               f"`{VERDICT_PROTOCOL}` protocol (the clean-protocol FID is shown in brackets); IS is the 1-split "
               "score. Time is measured on the local device and not given a verdict (the paper used one V100). "
@@ -90,5 +94,7 @@ def comparison_markdown(compared, excluded_rows, profile_name: str) -> str:
     lines += ["Cells: " + ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items())), ""]
     for table, title in TABLE_TITLES.items():
         lines += table_section(title, [c for c in compared if c.table == table])
+    if cpu_results is not None:
+        lines += cpu_section(cpu_results)
     lines += excluded_section(excluded_rows)
     return "\n".join(lines)

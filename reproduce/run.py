@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m reproduce.run", description=__doc__.splitlines()[0])
     parser.add_argument("target", metavar="TARGET", help=f"one of {', '.join((*TARGET_NAMES, COMPARE))}")
     parser.add_argument("--profile", default="paper", metavar="PROFILE",
-                        help="paper (default: the paper's settings) or smoke (tiny, minutes on a CPU)")
+                        help="paper (default: the paper's settings), smoke (tiny, minutes on a CPU) or cpu (real data, "
+                             "reduced scale, results in results/cpu/)")
     parser.add_argument("--archive", help="an already downloaded archive of the target's dataset (paper profile)")
     parser.add_argument("--num-processes", type=int, help="training processes (default: one per visible GPU)")
     parser.add_argument("--device", help="sampling/evaluation device (default: cuda if available)")
@@ -69,9 +70,9 @@ def run(args) -> int:
     elif args.target == OFFICIAL_TARGET:
         run_official(profile, args.preset, args.checkpoint, options)
     elif args.print_commands:
-        print_commands(get_target(args.target), profile, process_count(args.num_processes))
+        print_commands(get_target(args.target, profile.name), profile, process_count(args.num_processes))
     else:
-        run_target(get_target(args.target), profile, options)
+        run_target(get_target(args.target, profile.name), profile, options)
     return 0
 
 

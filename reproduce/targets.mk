@@ -3,6 +3,8 @@
 #   make reproduce-cifar10 | table1 | table2 | table3 | celebahq | lsun | ddim-table   [PROFILE=paper|smoke]
 #   make eval-official CKPT=path/netG_1200.pth [PRESET=cifar10]
 #   make compare                      # reported vs reproduced: results/comparison/
+#   make table3 PROFILE=cpu ARCHIVE=runs/cpu/archives/mnist-dataset.zip   # real data at reduced scale
+#   make trilemma PROFILE=cpu ARCHIVE=cifar10_jpeg_subset.npz             # DDGAN vs DDPM, equal compute
 #   make reproduce-smoke              # every target in the smoke profile (minutes on a CPU)
 #
 # PROFILE defaults to paper here (the demo's default does not apply). Optional: ARCHIVE=file you
@@ -10,18 +12,19 @@
 # VGG_WEIGHTS=vgg16 state dict, DEVICE=cuda:1.
 
 REPRODUCE_TARGETS := table1 table2 table3 celebahq lsun ddim-table
+CPU_ONLY_TARGETS  := trilemma
 REPRODUCE_PROFILE := $(if $(filter command line environment environment override,$(origin PROFILE)),$(PROFILE),paper)
 REPRODUCE_OPTIONS := --profile $(REPRODUCE_PROFILE) $(if $(ARCHIVE),--archive $(ARCHIVE)) \
                      $(if $(NPROC),--num-processes $(NPROC)) $(if $(DEVICE),--device $(DEVICE)) \
                      $(if $(IS_WEIGHTS),--is-weights $(IS_WEIGHTS)) $(if $(VGG_WEIGHTS),--vgg-weights $(VGG_WEIGHTS))
 REPRODUCE := $(PY) -m reproduce.run
 
-.PHONY: reproduce-cifar10 $(REPRODUCE_TARGETS) eval-official compare reproduce-smoke
+.PHONY: reproduce-cifar10 $(REPRODUCE_TARGETS) $(CPU_ONLY_TARGETS) eval-official compare reproduce-smoke
 
 reproduce-cifar10: $(STAMP)
 	$(REPRODUCE) cifar10 $(REPRODUCE_OPTIONS)
 
-$(REPRODUCE_TARGETS): $(STAMP)
+$(REPRODUCE_TARGETS) $(CPU_ONLY_TARGETS): $(STAMP)
 	$(REPRODUCE) $@ $(REPRODUCE_OPTIONS)
 
 eval-official: $(STAMP)

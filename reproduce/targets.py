@@ -12,6 +12,13 @@
                 from the DDPM model), and the VAE, latent diffusion and VDM baselines; NFE and time measured
                 on the local device
     ddim-table  the DDIM paper's CIFAR-10 grid (steps 10..1000 x eta 0..1) from the DDPM model
+The cpu profile (reproduce.profiles) runs two of them on real data at reduced scale, with its own
+trainings:
+    table3      as above, plus DDGAN T = 1 (the GAN corner) at the same networks and budget, and the
+                real data's own mode count
+    trilemma    (cpu only) DDGAN T = 4 and a DDPM of the same network width for the same wall-clock
+                budget on a dataset of 32x32 images prepared from a folder / .npz (ARCHIVE=, named
+                TRILEMMA_DATASET): FID (clean protocol), NFE and time; the DDPM at 4 and at 100 steps
 A run shared by several targets (the DDGAN T = 4 CIFAR-10 run serves cifar10, table1 and table2) is
 trained and evaluated once.
 """
@@ -41,6 +48,7 @@ class Target:
     datasets: tuple            # prepared in this order; --archive applies to the first
     trainings: tuple
     digit_classifier: bool = False
+    own_images: int | None = None    # the first dataset is the user's images (ARCHIVE=), prepared at this size
 
 
 def ddgan_cifar10(variant: str) -> Training:
@@ -83,8 +91,53 @@ def table1_trainings() -> tuple:
 
 
 def ddgan_training(dataset: str, num_timesteps: int, metrics) -> Training:
-    return Training(dataset, f"ddgan-T{num_timesteps}", partial(get_preset, dataset),
+    return Training(dataset, f"ddgan-T{num_timesteps}", partial(preset_with_steps, dataset, num_timesteps),
                     (Evaluation(f"T{num_timesteps}", "ddgan", metrics),))
+
+
+def preset_with_steps(preset: str, num_timesteps: int, dataset: str | None = None) -> dict:
+    """A DDGAN preset with T = num_timesteps (and another prepared dataset of the same image shape)."""
+    config = get_preset(preset)
+    if config["method"]["num_timesteps"] != num_timesteps:
+        config["method"]["num_timesteps"] = num_timesteps
+        config["name"] = f"{config['name']}-T{num_timesteps}"
+    if dataset is not None:
+        config["data"]["dataset"] = dataset
+        config["name"] = config["name"].replace(preset, dataset, 1)
+    return config
+
+
+# ------------------------------------------------------------------ cpu profile
+
+TRILEMMA_DATASET = "cifar10_subset"    # the name the trilemma target prepares its images under
+TRILEMMA_SIZE = 32
+TRILEMMA_METRICS = ("fid", "time")
+DDPM_FEW_STEPS, DDPM_MANY_STEPS = 4, 100
+
+
+def trilemma_ddpm() -> dict:
+    config = baseline_config("ddpm")
+    config["data"] = {**config["data"], "dataset": TRILEMMA_DATASET, "hflip": True}
+    config["name"] = f"{TRILEMMA_DATASET}-ddpm"
+    return config
+
+
+def trilemma_target() -> Target:
+    """DDGAN T = 4 against a DDPM of the same width and wall-clock budget (respaced ancestral sampling)."""
+    ddgan = Training(TRILEMMA_DATASET, "ddgan-T4", partial(preset_with_steps, "cifar10", 4, TRILEMMA_DATASET),
+                     (Evaluation("T4", "ddgan", TRILEMMA_METRICS),))
+    ddpm = Training(TRILEMMA_DATASET, "ddpm", trilemma_ddpm,
+                    tuple(Evaluation(f"S{steps}", "ddpm", TRILEMMA_METRICS, {"steps": steps})
+                          for steps in (DDPM_FEW_STEPS, DDPM_MANY_STEPS)))
+    return Target("trilemma", (TRILEMMA_DATASET,), (ddgan, ddpm), own_images=TRILEMMA_SIZE)
+
+
+CPU_TARGETS = {
+    "table3": lambda: Target("table3", ("mnist", "stackedmnist"),
+                             tuple(ddgan_training("stackedmnist", t, MODE_METRICS) for t in (4, 1)),
+                             digit_classifier=True),
+    "trilemma": trilemma_target,
+}
 
 
 # name -> () -> Target; built on demand, so a target never imports what another one needs
@@ -102,14 +155,22 @@ TARGETS = {
 OFFICIAL_TARGET = "eval-official"
 OFFICIAL_METRICS = {"cifar10": IMAGE_METRICS, "stackedmnist": MODE_METRICS, "celeba_256": FID_METRICS,
                     "lsun_church": FID_METRICS}
-TARGET_NAMES = (*TARGETS, OFFICIAL_TARGET)
+TARGET_NAMES = (*TARGETS, OFFICIAL_TARGET, *(name for name in CPU_TARGETS if name not in TARGETS))
 
 
 class TargetError(ValueError):
     """An unknown target or a missing target argument."""
 
 
-def get_target(name: str) -> Target:
+def get_target(name: str, profile: str = "paper") -> Target:
+    """The target `name` as `profile` runs it (the cpu profile has targets of its own)."""
+    if profile == "cpu" and name in CPU_TARGETS:
+        return CPU_TARGETS[name]()
+    if profile == "cpu" and name in TARGETS:
+        raise TargetError(f"the cpu profile runs {', '.join(CPU_TARGETS)}; {name!r} needs the paper profile "
+                          "(or PROFILE=smoke)")
+    if name in CPU_TARGETS and name not in TARGETS:
+        raise TargetError(f"target {name!r} belongs to the cpu profile: add --profile cpu (PROFILE=cpu)")
     if name not in TARGETS:
         raise TargetError(f"unknown target {name!r}; choose one of {', '.join(TARGET_NAMES)}")
     return TARGETS[name]()

@@ -11,11 +11,13 @@ import os
 import sys
 
 from .errors import DatasetError
+from .folder import prepare_folder
 from .prepare import check_archive, download, prepare
 from .specs import DATASETS
 from .storage import data_root, read_manifest, verify_prepared
 
 _COMMANDS = ("download", "prepare", "verify", "list")
+FOLDER = "folder"          # `prepare folder PATH`: your own images (ddgan.datasets.folder)
 
 
 def add_data_arguments(parent) -> argparse.ArgumentParser:
@@ -29,16 +31,27 @@ def add_data_arguments(parent) -> argparse.ArgumentParser:
     commands.required = True
     names = sorted(DATASETS)
 
-    def command(name: str, help_text: str, with_name: bool = True) -> argparse.ArgumentParser:
+    def command(name: str, help_text: str, with_name: bool = True, extra_names=()) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         if with_name:
-            sub.add_argument("name", choices=names, metavar="NAME", help=f"one of {', '.join(names)}")
+            choices = names + list(extra_names)
+            sub.add_argument("name", choices=choices, metavar="NAME", help=f"one of {', '.join(choices)}")
         sub.add_argument("--root", default=None,
                          help="prepared-data folder (default: $DDGAN_DATA, else ./data)")
         return sub
 
     command("download", "Fetch a dataset's archive into ROOT/downloads/ (Kaggle or the LSUN site).")
-    prepare_parser = command("prepare", "Download (or import --archive), verify and prepare a dataset once.")
+    prepare_parser = command("prepare", "Download (or import --archive), verify and prepare a dataset once; "
+                                        "`prepare folder PATH --name NAME --size S` prepares your own images "
+                                        "(a folder, .npy or .npz).", extra_names=[FOLDER])
+    prepare_parser.add_argument("path", nargs="?", default=None,
+                                help="folder: your images (a folder of .png/.jpg/.webp/.bmp files, an .npy or .npz)")
+    prepare_parser.add_argument("--name", dest="dataset_name", default=None,
+                                help="folder: the name to prepare your images under (then data.dataset=NAME)")
+    prepare_parser.add_argument("--size", type=int, default=None,
+                                help="folder: output SIZE x SIZE; other sizes: shorter side to SIZE (bilinear), "
+                                     "then center crop")
+    prepare_parser.add_argument("--key", default=None, help="folder: the array of an .npz holding the images")
     prepare_parser.add_argument("--archive", default=None,
                                 help="an already downloaded archive (zip / tar.gz) or extracted folder")
     prepare_parser.add_argument("--no-download", action="store_true",
@@ -64,7 +77,12 @@ def run_data(args: argparse.Namespace) -> int:
             _list(data_root(args.root))
         elif args.data_command == "download":
             print(download(args.name, args.root))
+        elif args.data_command == "prepare" and args.name == FOLDER:
+            _prepare_folder(args)
         elif args.data_command == "prepare":
+            if args.path is not None or args.dataset_name is not None or args.size is not None:
+                raise DatasetError(f"PATH, --name and --size belong to `prepare folder`; {args.name} is prepared "
+                                   "from its archive (--archive PATH)")
             target = prepare(args.name, args.root, archive=args.archive, download=not args.no_download,
                              force=args.force, workers=args.workers, seed=args.seed,
                              allow_resize=args.allow_resize)
@@ -75,6 +93,13 @@ def run_data(args: argparse.Namespace) -> int:
     except DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+def _prepare_folder(args: argparse.Namespace) -> None:
+    if args.path is None or args.dataset_name is None or args.size is None:
+        raise DatasetError("prepare folder needs PATH, --name and --size: ddgan data prepare folder PATH --name NAME --size SIZE")
+    target = prepare_folder(args.path, args.dataset_name, args.size, args.root, key=args.key, force=args.force)
+    _summarize(args.dataset_name, target.parent, f"prepared in {target}")
 
 
 def _verify(args: argparse.Namespace) -> None:
@@ -108,6 +133,15 @@ def _list(root) -> None:
             cached = root / "downloads" / spec.archive_name
             state = "archive downloaded, not prepared" if spec.archive_name and cached.exists() else "not prepared"
         print(f"  {name:13s} {state:40s} {spec.description}")
+    for manifest_path in sorted(root.glob("*/manifest.json")):
+        name = manifest_path.parent.name
+        if name not in DATASETS:
+            try:
+                manifest = read_manifest(name, root)
+            except DatasetError:
+                continue
+            counts = ", ".join(f"{s} {e['count']}" for s, e in manifest["splits"].items())
+            print(f"  {name:13s} {'prepared (' + counts + ')':40s} {manifest.get('description', '')}")
 
 
 def main(argv=None) -> int:
