@@ -8,7 +8,7 @@ import inspect
 import json
 
 from ddgan.options import ConfigError, Option, bookkeeping_keys, check_section, suggestion
-from ddgan.training_data import DATA_OPTIONS
+from ddgan.training_data import DATA_OPTIONS, check_dataset
 
 SECTIONS = ("method", "networks", "data", "optim", "train")
 
@@ -96,7 +96,7 @@ def validate(config):
         out["name"] = config["name"]
     out["method"] = check_section(method_class(name).OPTIONS, config["method"], "method.", extra=("name",))
     out["networks"] = {net: check_network(spec, f"networks.{net}") for net, spec in config["networks"].items()}
-    out["data"] = check_section(DATA_OPTIONS, config["data"], "data.")
+    out["data"] = check_dataset(check_section(DATA_OPTIONS, config["data"], "data."))
     out["optim"] = check_section(OPTIM_OPTIONS, config["optim"], "optim.")
     out["train"] = check_section(TRAIN_OPTIONS, config["train"], "train.")
     if out["train"]["steps"] is None and out["train"]["epochs"] is None:

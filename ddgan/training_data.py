@@ -10,7 +10,7 @@ import torch
 
 from ddgan import registry
 from ddgan.datasets.specs import DATASETS
-from ddgan.options import ConfigError, Option
+from ddgan.options import ConfigError, Option, suggestion
 
 TOY_SIZES = {"mixture25": 100_000, "stacked_digits": 60_000}
 PREPARED_DATASETS = tuple(DATASETS)
@@ -19,8 +19,8 @@ PREPARED_SPLITS = tuple(sorted({split for spec in DATASETS.values() for split in
 # The data section. Every key applies to every dataset, so that `--set data.dataset=...` can switch a
 # preset to another dataset; size and seed only shape the procedural datasets, split the prepared ones.
 DATA_OPTIONS = (
-    Option("dataset", str, choices=registry.DATASETS.names() + PREPARED_DATASETS,
-           help="procedural (generated on the fly) or prepared with `ddgan data prepare NAME`"),
+    Option("dataset", str, help="procedural (generated on the fly), built in (`ddgan data prepare NAME`) or your own "
+                                "images (`ddgan data prepare folder PATH --name NAME`)"),
     Option("shape", list, items=int, min=1, help="the shape of one example: [C, H, W] for images, [2] for points"),
     Option("size", int, lambda data: TOY_SIZES.get(data["dataset"]), min=1, allow_none=True,
            help="examples a procedural dataset generates (mixture25: 100000, stacked_digits: 60000; "
@@ -34,6 +34,18 @@ DATA_OPTIONS = (
     Option("split", str, "train", choices=PREPARED_SPLITS, help="the split of a prepared dataset to train on"),
     Option("hflip", bool, False, help="random horizontal flips (decided per step, so they resume exactly)"),
 )
+
+
+def check_dataset(data_config):
+    """ConfigError unless data.dataset is procedural, built in, or prepared under data.root (your own images)."""
+    from ddgan.datasets import data_root
+    name, known = data_config["dataset"], registry.DATASETS.names() + PREPARED_DATASETS
+    root = data_root(data_config.get("root"))
+    if name in known or (root / name / "manifest.json").is_file():
+        return data_config
+    raise ConfigError(f"data.dataset {name!r} is neither built in nor prepared in {root}; "
+                      f"{suggestion(name, list(known))}built in: {', '.join(known)}; for your own images: "
+                      f"ddgan data prepare folder PATH --name {name}")
 
 
 def load_training_array(data_config):

@@ -33,7 +33,8 @@ BAD_INPUTS = [
     (["optim.ema_decay=1"], "optim.ema_decay must be a number >= 0 and < 1, got 1"),
     (["train.checkpoint_minutes=0"], "train.checkpoint_minutes must be a number > 0 or null, got 0"),
     (["train.log_with=mlflow"], "train.log_with must be one of 'none', 'tensorboard', 'wandb', got 'mlflow'"),
-    (["data.dataset=cifar"], "data.dataset must be one of 'mixture25', 'stacked_digits', 'cifar10'"),
+    (["data.dataset=cifar"], "data.dataset 'cifar' is neither built in nor prepared in"),
+    (["data.dataset=cifar"], "did you mean cifar10? built in: mixture25, stacked_digits, cifar10"),
     (["data.shape=[2,0]"], "data.shape must be a list of integers each >= 1, got [2, 0]"),
     (["train.steps=null", "train.epochs=null"], "set train.steps or train.epochs"),
 ]
