@@ -19,7 +19,8 @@ import numpy as np
 from ddgan.checkpoint import load_snapshot
 from ddgan.config import ConfigError
 from ddgan.datasets import open_prepared
-from ddgan.evaluate import TIME_BATCH, evaluate, package_commit, write_records
+from ddgan.evaluate import TIME_BATCH, evaluate, write_records
+from ddgan.provenance import git_commit
 from ddgan.metrics.digit_classifier import load_digit_classifier
 from ddgan.metrics.mode_coverage import MODE_SAMPLES, classify_stacked_digits, mode_coverage, modes_of_labels
 from ddgan.metrics.reference import DEFAULT_CACHE_DIR
@@ -198,7 +199,7 @@ def real_data_modes(context: EvaluationContext, dataset: str = "stackedmnist") -
     labels, _ = classify_stacked_digits(batches, classifier, -(-len(chosen) // 1000))
     modes, kl = mode_coverage(modes_of_labels(labels))
     record = {"method": "data", "variant": "train", "dataset": dataset, "protocol": None,
-              "metrics": {"modes": modes, "kl": kl}, "n_samples": len(chosen), "commit": package_commit(),
+              "metrics": {"modes": modes, "kl": kl}, "n_samples": len(chosen), "commit": git_commit(),
               "feature_weights": {"digits": classifier.description},
               "reference": {"images_sha256": train.manifest["splits"]["train"]["images_sha256"]},
               "device": device_name(context.device), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
