@@ -227,7 +227,7 @@ class TrainingMonitor:
         training = max(elapsed - self.watch_seconds, 1e-9)
         remaining = self.trainer.total_steps - step
         return {"images_per_second": round(steps * self.trainer.batches.global_batch / training, 2),
-                "eta_seconds": round(remaining * elapsed / steps, 1) if steps else None}
+                "eta_seconds": round(remaining * elapsed / steps, 3) if steps else None}
 
     def log_scalars(self, record):
         """Every number of a log row to the trackers (learning rates as lr/<optimiser>)."""
