@@ -22,7 +22,7 @@ BASELINES = DEMO_METHODS
 STEPS = {
     "quick": {"mixture25": {"ddgan": 10000, "ddgan_short": 4000, "gaussian": 4000},
               "stacked_digits": {"ddgan": 1200, "ddgan_short": 1200, "gaussian": 1200}},
-    "full": {"mixture25": {"ddgan": 16000, "ddgan_short": 6000, "gaussian": 6000},
+    "full": {"mixture25": {"ddgan": 24000, "ddgan_short": 6000, "gaussian": 6000},
              "stacked_digits": {"ddgan": 6000, "ddgan_short": 6000, "gaussian": 4000}},
     # plumbing only (used by the tests): every code path, seconds of training
     "smoke": {"mixture25": {"ddgan": 20, "ddgan_short": 20, "gaussian": 20},
