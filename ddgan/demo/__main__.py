@@ -188,7 +188,7 @@ SETTING_CHANGES = (
     "units (data.scale 1: centres -4..4) instead of divided by 4; every 2-D generator, denoiser, encoder and "
     "decoder (DDGAN, DDPM, the Gaussian denoiser, VDM, latent diffusion, VAE) is the same MLP with Fourier "
     "features of its input (DDGAN's discriminator sees plain coordinates); the Sampler no longer clamps 2-D "
-    "samples to [-1, 1]; DDGAN T=4 trains 16,000 steps (T=1, T=2: 6,000).",
+    "samples to [-1, 1]; DDGAN T=4 trains 24,000 steps (T=1, T=2: 6,000).",
     "modes on the 25-Gaussians now counts a centre only when it holds a quarter of the high-quality samples it "
     "would hold under the data (before: one sample within 3 std sufficed, so uniform noise covered 25/25); the "
     "`uniform noise` row is new. The `before` numbers below were scored with the old rule.",
