@@ -3,34 +3,22 @@
 Both are written atomically (a temporary file in the same directory, then os.replace), so an
 interrupted write never leaves a truncated file where a good one was.
 """
-import os
 import pickle
 import re
-import tempfile
 from pathlib import Path
 
 import torch
 
 from ddgan.config import ConfigError, config_differences
+from ddgan.run_dir import atomic_write
 
 SNAPSHOT_FORMAT = "ddgan-snapshot-1"
 STATE_FORMAT = "ddgan-training-state-1"
 
 
 def atomic_save(obj, path):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """torch.save through a temporary file and a rename (ddgan.run_dir.atomic_write)."""
+    atomic_write(path, lambda f: torch.save(obj, f), "wb")
 
 
 ZIP_MAGIC = b"PK\x03\x04"     # torch.save's format since PyTorch 1.6

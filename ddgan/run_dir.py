@@ -64,17 +64,19 @@ def check_run_dir(run_dir, config, state_file):
                           "resume it with its own settings (--config " f"{path}), or choose another --run-dir")
 
 
-def atomic_write_text(path, text):
-    """Write through a temporary file in the same folder and rename it over `path`: a reader (or an
-    interrupted writer) sees the old file or the new one, never a part."""
+def atomic_write(path, write, mode="w"):
+    """Call write(file) on a temporary file in the same folder, then rename it over `path`: a reader
+    (or an interrupted writer) sees the old file or the new one, never a part. Checkpoints, snapshots
+    and the run directory's text files are all written this way."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)     # mkstemp's 0600 would hide the file from collaborators
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, mode) as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -82,6 +84,10 @@ def atomic_write_text(path, text):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_text(path, text):
+    atomic_write(path, lambda f: f.write(text))
 
 
 def cut_log(path, step):
