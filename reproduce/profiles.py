@@ -13,9 +13,9 @@ smoke  tiny networks of the same architectures, a few training steps on tiny pro
        - NFE and time are measured on batches of SMOKE_TIME_BATCH, not the paper's 100.
 cpu    real data (MNIST from its IDX archive -> StackedMNIST; a folder / .npz of 32x32 images for the
        trilemma target), the package's small conv networks instead of the paper's (NCSN++ at 32 base
-       channels costs 5 s per batch-64 iteration on a 2-core CPU, ~300 updates in a 25-minute budget),
-       budgets of about 20 minutes per run on one core, full-protocol mode counts (26,000 samples),
-       FID on CPU_FID_SAMPLES samples. Runs in runs/cpu/, results in results/cpu/, data in $DDGAN_DATA
+       channels costs 5 s per batch-64 iteration on a 2-core CPU, ~500 updates in a 45-minute budget),
+       budgets of about 45 minutes per run on one core, full-protocol mode counts (26,000 samples),
+       FID on CPU_FID_SAMPLES samples against every training image. Runs in runs/cpu/, results in results/cpu/, data in $DDGAN_DATA
        or data/. Its rows are never compared with the paper's cells (`make compare` lists them apart).
 """
 import copy
@@ -38,30 +38,28 @@ CPU_CLASSIFIER = {"epochs": 1, "batch_size": 128}     # one epoch of real MNIST 
 
 
 # ---- cpu profile: the networks, budgets and sample counts of reduced-scale runs on real data
-# One width for every network of the profile: base 8 channels at 32x32, x2 at 16x16, x4 at 8x8.
-# Measured here (1 thread, batch 64): a DDGAN iteration with this generator and discriminator takes
-# 0.35 s; at base 16 it takes 0.57 s with the same discriminator width and 0.72 s with D at 16.
-CPU_WIDTH = {"base_channels": 8, "channel_mult": [1, 2, 4]}
+# One width for every network of the profile: base 16 channels at 32x32, x2 at 16x16, x4 at 8x8.
+# Measured here (1 free thread, batch 64): a DDGAN iteration with this generator and discriminator
+# takes 0.64 s (base 8: 0.33 s, base 32: 1.9 s). At base 8 (G 0.15M, D 0.03M parameters) StackedMNIST
+# collapsed to one image within 500 steps; at base 16 the samples stay diverse.
+CPU_WIDTH = {"base_channels": 16, "channel_mult": [1, 2, 4]}
 CPU_TRAIN = {"batch_size": 64, "epochs": None, "log_every": 100, "checkpoint_every": 500,
              "snapshot_every": None, "num_workers": 0}
 # training steps by (dataset, method); the DDPM's are set for the DDGAN's wall-clock budget (equal
 # compute): DDGAN_TO_DDPM_STEP_COST is the ratio of their iteration times at this width (measured
-# here, interleaved, batch 64, 1 thread: DDGAN T=4 with R1 every 15 steps 2.24 s, DDPM 0.80 s, on a
-# machine loaded ~5x; the ratio, not the seconds, is what the budget uses). With 2 cores shared by
-# a dozen jobs a DDGAN step took ~2 s (not the 0.35 s of a free core), hence 1200 StackedMNIST steps.
-CPU_DDGAN_STEPS = {"stackedmnist": 1200, "cifar10": 1000}
-DDGAN_TO_DDPM_STEP_COST = 2.8
+# here, side by side, batch 64, one thread each: DDGAN T=4 with R1 every 15 steps 0.647 s, DDPM
+# 0.311 s). 4000 DDGAN steps take about 45 minutes with two runs sharing the 2 cores.
+CPU_DDGAN_STEPS = {"stackedmnist": 4000, "cifar10": 4000}
+DDGAN_TO_DDPM_STEP_COST = 2.1
 CPU_OPTIM = {"lr_schedule": "constant", "ema_decay": 0.995}
 CPU_DDPM_OPTIM = {"lr": {"denoiser": 5e-4}, "warmup_steps": 100}
 CPU_FID_SAMPLES = 2000
-# samples scored for modes and KL: 10,000, not the paper's 26,000. The digit classifier labels ~15 samples/s
-# on a shared core here (3 digits each), so 26,000 would take 30 minutes per model. 10,000 uniform draws
-# over 1000 modes still hit all of them (expected misses 1000 e^-10 < 0.1) but KL's floor rises to ~0.05.
-CPU_MODE_SAMPLES = 10_000
+# samples scored for modes and KL: the paper's 26,000 (a few minutes per model on one core)
+CPU_MODE_SAMPLES = 26_000
 CPU_FID_PROTOCOLS = ("clean",)
-# FID's reference: the first N prepared training images (None: all). One Inception pass costs ~6 images/s on
-# one free core here, 28 minutes for 10,000 images: beyond the budget of a shared 2-core machine.
-CPU_FID_REFERENCE = 2000
+# FID's reference: the first N prepared training images (None: all, the 10,000 of the trilemma's set;
+# their statistics are computed once and cached)
+CPU_FID_REFERENCE = None
 
 
 class ProfileError(ValueError):

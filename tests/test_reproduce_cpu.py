@@ -142,7 +142,7 @@ def test_cpu_table3_end_to_end_then_resumes(tmp_path, toy_cpu_scale):
     figures = sorted(p.name for p in (tmp_path / "results" / "figures").glob("*.png"))
     assert figures == ["stackedmnist-ddgan-T1.png", "stackedmnist-ddgan-T4.png", "stackedmnist-training-images.png"]
     summary = (tmp_path / "results" / "summary.md").read_text()
-    assert "conv_unet 8x[1, 2, 4]" in summary and "stackedmnist-ddgan-T1-cpu" in summary
+    assert f"conv_unet {CPU_WIDTH['base_channels']}x{CPU_WIDTH['channel_mult']}" in summary and "stackedmnist-ddgan-T1-cpu" in summary
     rows = [json.loads(line) for line in (tmp_path / "results" / "stackedmnist" / "metrics.jsonl").read_text().splitlines()]
     assert {row["profile"] for row in rows} == {"cpu"} and all(row["commit"] or row["commit"] is None for row in rows)
     # a second run finds every stage finished and adds no rows

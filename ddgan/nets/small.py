@@ -115,7 +115,8 @@ class AdaptiveGroupNorm(nn.Module):
         self.norm = nn.GroupNorm(min(groups, channels), channels, affine=not style_dim)
         self.style = nn.Linear(style_dim, 2 * channels) if style_dim else None
         if self.style is not None:
-            nn.init.zeros_(self.style.weight)
+            # scale 1 + W s and shift W s with a random W, as the official AdaGN starts: with W = 0 the
+            # latent has no gradient at first, and on StackedMNIST the generator learned to ignore it
             nn.init.zeros_(self.style.bias)
 
     def forward(self, h, style=None):
