@@ -12,6 +12,7 @@ Several nodes (a shared file system holding RUN): start the same training on eve
 then run the make target on one node: it finds the finished training (or resumes it there) and
 goes on with sampling, evaluation and the comparison.
 """
+import os
 import socket
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from ddgan.trainer import SNAPSHOT_FILE
 from reproduce.stages import write_json_atomic
 
 CONFIG_FILE = "pipeline-config.json"
+TRAIN_OUTPUT = "train-output.log"     # a training's output when it runs beside others (--jobs)
 
 
 class TrainingError(RuntimeError):
@@ -71,20 +73,36 @@ def check_batch_split(config: dict, processes: int) -> None:
                           f"CUDA_VISIBLE_DEVICES")
 
 
-def train_run(config: dict, run_dir: Path, processes: int, progress: bool = True) -> dict:
-    """Train `config` in `run_dir` (resuming a training state found there); returns steps and seconds."""
+def train_run(config: dict, run_dir: Path, processes: int, progress: bool = True, threads: int | None = None) -> dict:
+    """Train `config` in `run_dir` (resuming a training state found there); returns steps and seconds.
+    `threads`: train in a subprocess with that many CPU threads and its output in RUN/train-output.log,
+    so that several trainings can run side by side (`--jobs`)."""
     run_dir = Path(run_dir)
     check_batch_split(config, processes)
     write_run_config(config, run_dir)
     started = time.time()
-    if processes == 1 and not torch.cuda.is_available():
+    if processes == 1 and threads is None and not torch.cuda.is_available():
         from ddgan.trainer import train
         step = train(config, run_dir, progress=progress).step
     else:
-        command = train_command(run_dir, processes)
+        command = train_command(run_dir, processes) + ([] if progress else ["--quiet"])
         print("  " + " ".join(command), flush=True)
-        if subprocess.run(command).returncode != 0:
-            raise TrainingError(f"training in {run_dir} failed (see the output above); run the same target "
+        if threads is None:
+            returncode = subprocess.run(command).returncode
+        else:
+            output = run_dir / TRAIN_OUTPUT
+            print(f"  {threads} thread(s); output in {output}", flush=True)
+            with open(output, "a") as stream:
+                returncode = subprocess.run(command, stdout=stream, stderr=subprocess.STDOUT,
+                                            env={**os.environ, "OMP_NUM_THREADS": str(threads)}).returncode
+        if returncode != 0:
+            where = "the output above" if threads is None else run_dir / TRAIN_OUTPUT
+            raise TrainingError(f"training in {run_dir} failed (see {where}); run the same target "
                                 f"again to resume from the last checkpoint")
         step = load_snapshot(run_dir / SNAPSHOT_FILE)["step"]
     return {"steps": step, "processes": processes, "seconds": round(time.time() - started, 1)}
+
+
+def threads_per_job(jobs: int) -> int:
+    """An even share of this machine's CPU threads for each of `jobs` trainings running at once."""
+    return max(1, (os.cpu_count() or 1) // jobs)

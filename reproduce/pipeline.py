@@ -5,6 +5,7 @@ its training state; preparing a dataset that is already prepared does nothing.
 """
 import hashlib
 import json
+from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from ddgan.sampling import load_sampler
 from reproduce.compare import write_comparison
 from reproduce.cpu_report import data_grid, sample_grid
 from reproduce.evaluation import EvaluationContext, ensure_recorded, evaluate_sampler, real_data_modes
-from reproduce.launch import process_count, train_run
+from reproduce.launch import process_count, threads_per_job, train_run
 from reproduce.profiles import CPU_CLASSIFIER, PAPER_CLASSIFIER, SMOKE_CLASSIFIER
 from reproduce.smoke_data import smoke_archive, spec_overrides
 from reproduce.stages import Stages
@@ -34,6 +35,7 @@ class RunOptions:
     vgg_weights: str | None = None
     workers: int = 1                    # image-decoding processes for dataset preparation
     log: callable = print
+    jobs: int = 1                       # trainings of a target running at once (each with its share of the CPU)
 
 
 def config_sha256(config: dict) -> str:
@@ -114,7 +116,7 @@ def digit_classifier_path(profile, log) -> str:
     return result["path"]
 
 
-def train_stage(profile, training, options: RunOptions) -> Path:
+def train_stage(profile, training, options: RunOptions, threads: int | None = None) -> Path:
     run_dir = profile.run_dir(training.dataset, training.run)
     config = profile.scale_config(training.config())
     stages = Stages(run_dir, options.log)
@@ -126,7 +128,8 @@ def train_stage(profile, training, options: RunOptions) -> Path:
     if profile.name == "paper" and processes == 1 and not torch.cuda.is_available():
         options.log("  warning: no GPU is visible: the paper's settings would train for weeks on a CPU "
                     "(PROFILE=smoke runs the pipeline in minutes)")
-    stages.run("train", lambda: {**train_run(config, run_dir, processes, progress=profile.name == "paper"),
+    stages.run("train", lambda: {**train_run(config, run_dir, processes, progress=profile.name == "paper",
+                                             threads=threads),
                                  "config_sha256": config_sha256(config)})
     return run_dir
 
@@ -178,6 +181,20 @@ def evaluation_context(profile, target_name, options: RunOptions, digit_classifi
                              digit_classifier, options.log)
 
 
+def train_side_by_side(profile, trainings, options: RunOptions) -> None:
+    """Train `options.jobs` of the trainings at once, each in its own process with an even share of the
+    CPU threads; the evaluations then run one after the other on the finished runs."""
+    if options.processes not in (None, 1) or torch.cuda.is_available():
+        raise ConfigError("--jobs (JOBS=) runs several one-process CPU trainings side by side; on GPUs train one "
+                          "after the other with --num-processes (NPROC=)")
+    threads = threads_per_job(options.jobs)
+    options.log(f"[train] {len(trainings)} trainings, {options.jobs} at a time with {threads} thread(s) each")
+    with futures.ThreadPoolExecutor(options.jobs) as pool:
+        running = [pool.submit(train_stage, profile, training, options, threads) for training in trainings]
+        for done in futures.as_completed(running):
+            done.result()
+
+
 def run_target(target, profile, options: RunOptions) -> None:
     """Every stage of `target` under `profile`, then the comparison with the paper."""
     options.log(f"== {target.name} ({profile.name} profile): runs in {profile.work}, results in {profile.results}")
@@ -188,6 +205,8 @@ def run_target(target, profile, options: RunOptions) -> None:
     if profile.cpu and target.digit_classifier:
         records = Stages(profile.work / "stackedmnist", options.log).run("real-data-modes", real_data_modes, context)
         ensure_recorded(records, profile.results_file("stackedmnist"))
+    if options.jobs > 1:
+        train_side_by_side(profile, target.trainings, options)
     for training in target.trainings:
         options.log(f"[train] {training.dataset}/{training.run}")
         run_dir = train_stage(profile, training, options)

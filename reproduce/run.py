@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", help="eval-official: the released netG_*.pth")
     parser.add_argument("--preset", default="cifar10", help="eval-official: the paper run it belongs to")
     parser.add_argument("--workers", type=int, default=1, help="image-decoding processes for data preparation")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="trainings of the target at once on a CPU, each with an even share of the threads "
+                             "(cpu profile on a multi-core machine: e.g. 2 trains DDGAN T=4 and T=1 side by side)")
     parser.add_argument("--work", help="run directories (default runs/, smoke: runs/smoke/)")
     parser.add_argument("--results", help="results folder (default results/, smoke: runs/smoke/results/)")
     parser.add_argument("--data-root", help="prepared datasets (default $DDGAN_DATA or data/, smoke: runs/smoke/data/)")
@@ -62,8 +65,10 @@ def print_commands(target, profile, processes) -> None:
 
 def run(args) -> int:
     profile = make_profile(args.profile, args.work, args.results, args.data_root)
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
     options = RunOptions(args.archive, args.num_processes, args.device, args.is_weights, args.vgg_weights,
-                         args.workers)
+                         args.workers, jobs=args.jobs)
     if args.target == COMPARE:
         from reproduce.compare import write_comparison
         write_comparison(profile)

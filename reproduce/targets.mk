@@ -8,14 +8,14 @@
 #   make reproduce-smoke              # every target in the smoke profile (minutes on a CPU)
 #
 # PROFILE defaults to paper here (the demo's default does not apply). Optional: ARCHIVE=file you
-# downloaded, NPROC=training processes, IS_WEIGHTS=pt_inception-2015-12-05-6726825d.pth,
+# downloaded, NPROC=training processes, JOBS=trainings side by side on a CPU, IS_WEIGHTS=pt_inception-2015-12-05-6726825d.pth,
 # VGG_WEIGHTS=vgg16 state dict, DEVICE=cuda:1.
 
 REPRODUCE_TARGETS := table1 table2 table3 celebahq lsun ddim-table
 CPU_ONLY_TARGETS  := trilemma
 REPRODUCE_PROFILE := $(if $(filter command line environment environment override,$(origin PROFILE)),$(PROFILE),paper)
 REPRODUCE_OPTIONS := --profile $(REPRODUCE_PROFILE) $(if $(ARCHIVE),--archive $(ARCHIVE)) \
-                     $(if $(NPROC),--num-processes $(NPROC)) $(if $(DEVICE),--device $(DEVICE)) \
+                     $(if $(NPROC),--num-processes $(NPROC)) $(if $(JOBS),--jobs $(JOBS)) $(if $(DEVICE),--device $(DEVICE)) \
                      $(if $(IS_WEIGHTS),--is-weights $(IS_WEIGHTS)) $(if $(VGG_WEIGHTS),--vgg-weights $(VGG_WEIGHTS))
 REPRODUCE := $(PY) -m reproduce.run
 

@@ -15,6 +15,7 @@ from ddgan.datasets import open_prepared, prepare
 from ddgan.datasets.folder import prepare_folder
 from ddgan.presets import get_preset
 from reproduce import pipeline, profiles, targets
+from reproduce.launch import TRAIN_OUTPUT
 from reproduce import run as reproduce_run
 from reproduce.compare import write_comparison
 from reproduce.cpu_report import TABLE3_FIELDS, cpu_section, training_state
@@ -150,6 +151,25 @@ def test_cpu_table3_end_to_end_then_resumes(tmp_path, toy_cpu_scale):
     run_target(get_target("table3", "cpu"), profile, RunOptions(archive=str(archive), device="cpu", log=log.append))
     assert not any(line.startswith("[run]") for line in log)
     assert len((tmp_path / "results" / "stackedmnist" / "metrics.jsonl").read_text().splitlines()) == len(rows)
+
+
+def test_cpu_trainings_side_by_side_in_subprocesses(tmp_path, toy_cpu_scale):
+    """--jobs 2: both trainings of table3 run at once, each in its own process with its output in its run
+    directory; the evaluations then find them finished."""
+    small_mnist_npz(tmp_path / "mnist.npz")
+    archive = mnist_archive(tmp_path / "mnist.npz", tmp_path / "mnist-dataset.zip")
+    profile = make_profile("cpu", tmp_path / "runs", tmp_path / "results", tmp_path / "data")
+    log = []
+    run_target(get_target("table3", "cpu"), profile,
+               RunOptions(archive=str(archive), device="cpu", log=log.append, jobs=2))
+    assert any("2 trainings, 2 at a time" in line for line in log)
+    for run in ("ddgan-T4", "ddgan-T1"):
+        output = (profile.run_dir("stackedmnist", run) / TRAIN_OUTPUT).read_text()
+        assert f"starting {profile.run_dir('stackedmnist', run)} fresh at step 0 of 2" in output
+    with open(tmp_path / "results" / "table3.csv", newline="") as file:
+        table = list(csv.DictReader(file))
+    assert [(row["method"], row["T"], row["train_steps"]) for row in table] == \
+        [("data", "", ""), ("ddgan", "4", "2"), ("ddgan", "1", "2")]
 
 
 def test_paper_comparison_shows_cpu_rows_in_their_own_section(tmp_path):
