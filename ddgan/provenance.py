@@ -9,15 +9,21 @@ from pathlib import Path
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
-def git_commit():
-    """HEAD of the repository holding this package ('+dirty' if tracked files differ), or None."""
+# what the package writes as it runs: a change there does not make the code that ran differ from HEAD
+OUTPUT_FOLDERS = ("results",)
+
+
+def git_commit(root=PACKAGE_ROOT):
+    """HEAD of the repository at `root` ('+dirty' if tracked files other than the outputs in
+    OUTPUT_FOLDERS differ), or None."""
     def git(*args):
-        return subprocess.run(["git", *args], cwd=PACKAGE_ROOT, capture_output=True, text=True, timeout=10)
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
     try:
         head = git("rev-parse", "HEAD")
         if head.returncode:
             return None
-        dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ":(top)",
+                    *(f":(top,exclude){folder}" for folder in OUTPUT_FOLDERS)).stdout.strip()
         return head.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
