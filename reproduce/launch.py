@@ -50,13 +50,18 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def ddgan_train_command(run_dir: Path) -> list[str]:
+    """`ddgan train` on the run's saved config, in one process."""
+    return [sys.executable, "-m", "ddgan", "train", "--config", str(run_dir / CONFIG_FILE), "--run-dir", str(run_dir)]
+
+
 def train_command(run_dir: Path, processes: int) -> list[str]:
     """`accelerate launch` of `ddgan train` on the run's saved config."""
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(processes),
               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
     if processes > 1:
         launch += ["--multi_gpu", "--main_process_port", str(free_port())]
-    return launch + ["-m", "ddgan", "train", "--config", str(run_dir / CONFIG_FILE), "--run-dir", str(run_dir)]
+    return launch + ddgan_train_command(run_dir)[1:]
 
 
 def write_run_config(config: dict, run_dir: Path) -> Path:
@@ -85,7 +90,10 @@ def train_run(config: dict, run_dir: Path, processes: int, progress: bool = True
         from ddgan.trainer import train
         step = train(config, run_dir, progress=progress).step
     else:
-        command = train_command(run_dir, processes) + ([] if progress else ["--quiet"])
+        # one CPU process beside others needs no launcher (whose traceback would bury the one-line
+        # message of an interrupted training)
+        command = ((ddgan_train_command(run_dir) if threads is not None else train_command(run_dir, processes))
+                   + ([] if progress else ["--quiet"]))
         print("  " + " ".join(command), flush=True)
         if threads is None:
             returncode = subprocess.run(command).returncode
