@@ -13,8 +13,8 @@ PACKAGES = ("ddgan", "baselines", "reproduce")
 LAYERS = [
     ("framework", ("ddgan.registry", "ddgan.catalog", "ddgan.provenance", "ddgan.options", "ddgan.config",
                    "ddgan.interrupts", "ddgan.run_dir", "ddgan.monitoring", "ddgan.training_scores", "ddgan.sample_grids", "ddgan.gaussian",
-                   "ddgan.methods", "ddgan.nets", "ddgan.sampler", "ddgan.ema", "ddgan.checkpoint", "ddgan.trainer",
-                   "ddgan.training_data", "ddgan.datasets", "ddgan.datasets.", "ddgan.metrics", "ddgan.metrics.")),
+                   "ddgan.methods", "ddgan.nets", "ddgan.sampler", "ddgan.ema", "ddgan.optimisation", "ddgan.checkpoint",
+                   "ddgan.trainer", "ddgan.training_data", "ddgan.datasets", "ddgan.datasets.", "ddgan.metrics", "ddgan.metrics.")),
     ("networks", ("ddgan.nets.",)),
     ("ddgan method", ("ddgan.diffusion", "ddgan.losses", "ddgan.denoising_gan", "ddgan.official", "ddgan.presets")),
     ("baselines", ("baselines", "baselines.")),
