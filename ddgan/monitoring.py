@@ -184,10 +184,7 @@ class TrainingMonitor:
         return self.trainer.batches.per_process
 
     def draw(self, n, seed):
-        generator = torch.Generator(self.trainer.device).manual_seed(seed)
-        chunks = [self.sampler.sample(min(self.sample_batch(), n - i), generator)
-                  for i in range(0, n, self.sample_batch())]
-        return torch.cat(chunks)
+        return torch.cat([x for _, x in self.sampler.batches(n, self.sample_batch(), seed)])
 
     def sample_grid(self, step):
         x = self.draw(grid_sample_count(self.trainer.method.data_shape), self.train["seed"] + GRID_SEED_OFFSET)
