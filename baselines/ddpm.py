@@ -43,6 +43,7 @@ GAUSSIAN_DIFFUSION_OPTIONS = (
 
 
 class DDPM(Method):
+    title = "DDPM"
     sampling_network = "denoiser"
     OPTIONS = GAUSSIAN_DIFFUSION_OPTIONS
 

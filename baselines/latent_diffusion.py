@@ -72,6 +72,7 @@ class LatentGenerator(nn.Module):
 
 
 class LatentDiffusion(Method):
+    title = "Latent diffusion"
     sampling_network = "generator"
     OPTIONS = (
         Option("latent_model", str, "ddpm", choices=LATENT_MODELS, help="the model of the latents"),

@@ -21,6 +21,7 @@ from ddgan.options import Option
 
 
 class VAE(Method):
+    title = "VAE"
     sampling_network = "decoder"
     OPTIONS = (
         Option("kl_weight", float, 1.0, min=0, help="weight of the KL term (1: the ELBO)"),

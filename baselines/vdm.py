@@ -35,6 +35,7 @@ from ddgan.sampler import run_reverse_chain
 
 
 class VDM(Method):
+    title = "VDM"
     sampling_network = "model"
     OPTIONS = (
         Option("vocab_size", int, None, min=2, allow_none=True,

@@ -20,6 +20,7 @@ PARAMETRISATIONS = ("x0", "direct", "eps", "oneshot")
 
 
 class DenoisingDiffusionGAN(Method):
+    title = "Denoising Diffusion GAN"
     sampling_network = "generator"
     # defaults as the official train_ddgan.py's arguments
     OPTIONS = (

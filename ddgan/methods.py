@@ -15,7 +15,10 @@ from ddgan.options import check_section
 
 
 class Method(nn.Module, abc.ABC):
-    """Base class. Subclasses set `sampling_network` and `OPTIONS` and implement `training_step` and `sample`.
+    """Base class. Subclasses set `sampling_network`, `title` and `OPTIONS` and implement `training_step` and
+    `sample`.
+
+    title: the method's name in result tables, whatever its options (e.g. "VAE"; `describe()` adds them).
 
     OPTIONS: the keys of the config's method section (ddgan.options.Option, listed by `ddgan options NAME`);
     `self.options` holds their values with the defaults filled in.
@@ -24,6 +27,7 @@ class Method(nn.Module, abc.ABC):
     """
 
     sampling_network = None
+    title = None
     OPTIONS = ()
 
     def __init__(self, config, sampling_only=False):
