@@ -16,8 +16,8 @@ together by the optimiser "vae"; the decoder is the sampling network (its EMA is
 import torch
 
 from baselines.autoencoder import autoencoder_loss
-from ddgan.methods import Method
-from ddgan.options import Option
+from ddgan.core.methods import Method
+from ddgan.core.options import Option
 
 
 class VAE(Method):

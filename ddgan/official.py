@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 import torch
 
-from ddgan.checkpoint import ddgan_file_kind, why_unreadable
+from ddgan.core.checkpoint import ddgan_file_kind, why_unreadable
 from ddgan.nets.discriminators import LargeDiscriminator, SmallDiscriminator
 from ddgan.nets.ncsnpp import NCSNppGenerator
 from ddgan.nets.official_keys import discriminator_key_pairs, generator_key_pairs

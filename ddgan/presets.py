@@ -5,7 +5,7 @@ a CPU in minutes.
 import copy
 import json
 
-from ddgan.config import ConfigError
+from ddgan.core.config import ConfigError
 
 
 def ddgan_method(num_timesteps, nz, r1_gamma, lazy_reg, **extra):
@@ -145,8 +145,8 @@ PRESETS = {
 
 
 def all_presets():
-    """Every named config of every registered preset table (ddgan/registry.py), name -> factory."""
-    from ddgan import registry
+    """Every named config of every registered preset table (ddgan/core/registry.py), name -> factory."""
+    from ddgan.core import registry
     return registry.presets()
 
 

@@ -28,7 +28,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from ddgan.config import ConfigError
+from ddgan.core.config import ConfigError
 from ddgan.presets import PAPER_TRAINING
 
 PAPER_PRESETS = tuple(PAPER_TRAINING)     # the presets of the released checkpoints

@@ -8,7 +8,7 @@
     the Sampler used for evaluation (EMA generator, inference mode, channels_last): the paper's
     Time column, 0.21 s on one V100.
 (b) training: one iteration of the cifar10 preset through the trainer's own optimisation step
-    (ddgan.optimisation: D step with real and generated pairs, G step, the Adam updates with the
+    (ddgan.core.optimisation: D step with real and generated pairs, G step, the Adam updates with the
     trainer's clipping and weight decay, the EMA update) at a small batch. R1 is applied
     every lazy_reg = 15 steps, so an R1 step and a plain step are timed separately and the
     amortised cost (R1 + 14 plain) / 15 is reported as well.
@@ -30,12 +30,12 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ddgan.config import apply_overrides, with_defaults
-from ddgan.methods import build_method
-from ddgan.optimisation import Optimisation
+from ddgan.core.config import apply_overrides, with_defaults
+from ddgan.core.methods import build_method
+from ddgan.core.optimisation import Optimisation
+from ddgan.core.provenance import cpu_model, device_name, git_commit, now, slug
+from ddgan.core.sampler import Sampler
 from ddgan.presets import get_preset
-from ddgan.provenance import cpu_model, device_name, git_commit, now, slug
-from ddgan.sampler import Sampler
 
 PAPER_TIME_V100 = 0.21   # seconds for 100 CIFAR-10 images at T = 4 (Table 1)
 RESULTS = Path(__file__).resolve().parent.parent / "results" / "bench"
@@ -85,7 +85,7 @@ def make_sampler(config, device, *, channels_last=True, bf16=False, compile=Fals
 
 def make_training_step(config, device, batch, *, channels_last=False, bf16=False, compile=False, fused_adam=True,
                        seed=0):
-    """The trainer's own optimisation step (ddgan.optimisation: the method's training step, the Adam
+    """The trainer's own optimisation step (ddgan.core.optimisation: the method's training step, the Adam
     updates with the trainer's clipping and weight decay, the EMA update) around freshly initialised
     networks, and a random batch to run it on: `optimisation.step(x_0, step)`, where `step` chooses
     whether R1 applies (step % lazy_reg == 0)."""

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from ddgan.provenance import git_commit, now
+from ddgan.core.provenance import git_commit, now
 from reproduce.bench import RESULTS, bench_config, machine, make_training_step, slug, time_once
 
 REDUCED_WIDTH = ["networks.generator.base_channels=32", "networks.discriminator.ngf=32"]

@@ -3,7 +3,7 @@ import csv
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ddgan.methods import method_class
+from ddgan.core.methods import method_class
 from ddgan.presets import PAPER_TRAINING, TABLE2_VARIANTS
 from reproduce.targets import get_target
 
@@ -63,7 +63,7 @@ class Reproduction:
 
 
 TRAINED, RELEASED = "trained here", "released checkpoint"
-RELEASED_METHOD = "official"    # the result label of a released DDGAN checkpoint (ddgan/catalog.py)
+RELEASED_METHOD = "official"    # the result label of a released DDGAN checkpoint (ddgan/core/catalog.py)
 
 # The targets (reproduce/targets.py) say which runs and evaluations this package makes; these say which
 # reported row each one reproduces. Target -> the source's table it reproduces:

@@ -3,7 +3,7 @@ import json
 
 import torch
 
-from ddgan.optimisation import Optimisation
+from ddgan.core.optimisation import Optimisation
 from reproduce.bench import bench_config, main, make_training_step, summarize
 
 TINY = ["networks.generator.image_size=16", "networks.generator.base_channels=16",

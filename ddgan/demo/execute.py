@@ -6,13 +6,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ddgan.core.provenance import slug
+from ddgan.core.sampler import Sampler
+from ddgan.core.trainer import train
 from ddgan.datasets.toy import to_original_units
 from ddgan.demo.scoring import score_stacked_digits
-from ddgan.metrics.mode_coverage import COVERED_FRACTION, mixture25_scores
 from ddgan.metrics.digit_classifier import load_digit_classifier
-from ddgan.provenance import slug
-from ddgan.sampler import Sampler
-from ddgan.trainer import train
+from ddgan.metrics.mode_coverage import COVERED_FRACTION, mixture25_scores
 
 CLASSIFIER_FILE = "digit_classifier.pt"   # in the demo's work folder
 SAMPLE_BATCH = 2000

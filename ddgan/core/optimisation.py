@@ -1,15 +1,15 @@
 """One optimisation step as every run takes it: the method's training step with one Adam(W) update
 per optimiser (gradients averaged over processes, clipped when configured), then the EMA update of
-the sampling network. ddgan.trainer runs it in its loop; reproduce.bench times the same object.
+the sampling network. ddgan.core.trainer runs it in its loop; reproduce.bench times the same object.
 """
 import contextlib
 
 import torch
 import torch.distributed as dist
 
-from ddgan.config import ConfigError
-from ddgan.ema import EMA
-from ddgan.options import suggestion
+from ddgan.core.config import ConfigError
+from ddgan.core.ema import EMA
+from ddgan.core.options import suggestion
 
 
 def average_gradients(params, world_size):
