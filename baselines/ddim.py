@@ -9,11 +9,11 @@ x_t to x_prev along a sub-sequence of steps is eq. 12 of the paper:
 
 eta = 0 is the deterministic DDIM sampler, eta = 1 has DDPM's posterior variance. The last step
 goes to a_prev = 1 (x_prev = x0_hat), as the DDIM code and diffusers' set_alpha_to_one=True do.
-x_t is the noisy variable whose alpha-bar is a_t (x_{t+1} with abar[t] in ddgan/gaussian.py's indices).
+x_t is the noisy variable whose alpha-bar is a_t (x_{t+1} with abar[t] in ddgan/core/gaussian.py's indices).
 """
 import torch
 
-from ddgan.gaussian import x0_from_eps
+from ddgan.core.gaussian import x0_from_eps
 
 
 def ddim_sigma(abar_t, abar_prev, eta):

@@ -17,8 +17,8 @@ import torch
 
 from baselines.gaussian_diffusion import SAMPLERS, VARIANCES, GaussianDiffusion, resolve_sampling_options
 from baselines.schedules import SPACINGS, training_betas
-from ddgan.methods import Method
-from ddgan.options import Option
+from ddgan.core.methods import Method
+from ddgan.core.options import Option
 
 # The options of a discrete-time Gaussian diffusion: its schedule, and the defaults of its samplers
 # (overridable per call of `sample`). Latent diffusion's denoiser takes the same.
@@ -43,6 +43,7 @@ GAUSSIAN_DIFFUSION_OPTIONS = (
 
 
 class DDPM(Method):
+    title = "DDPM"
     sampling_network = "denoiser"
     OPTIONS = GAUSSIAN_DIFFUSION_OPTIONS
 

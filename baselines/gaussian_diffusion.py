@@ -1,6 +1,6 @@
 """A discrete-time Gaussian diffusion with an eps-prediction network (Ho et al. 2020), shared by the
 DDPM baseline and the denoiser of latent diffusion: the training loss L_simple and two samplers of
-the same trained network, over the shared Gaussian math and index convention of ddgan/gaussian.py
+the same trained network, over the shared Gaussian math and index convention of ddgan/core/gaussian.py
 (abar[t] is the marginal of x_{t+1}; the network denoising x_{t+1} is given t):
 - "ancestral": DDPM's Algorithm 2, p(x_prev | x_t) = q(x_prev | x_t, x0_hat) with a fixed variance
   ("small": the posterior variance beta-tilde, "large": beta), on all T steps or a sub-sequence
@@ -15,9 +15,9 @@ from torch import nn
 
 from baselines.ddim import ddim_step
 from baselines.schedules import ScheduleError, spaced_timesteps
-from ddgan.gaussian import (alpha_bars, batch_view, betas_from_alpha_bars, diffuse, posterior_coefficients,
-                            posterior_mean, posterior_std, previous_alpha_bars, x0_from_eps)
-from ddgan.sampler import run_reverse_chain
+from ddgan.core.gaussian import (alpha_bars, batch_view, betas_from_alpha_bars, diffuse, posterior_coefficients,
+                                 posterior_mean, posterior_std, previous_alpha_bars, x0_from_eps)
+from ddgan.core.sampler import run_reverse_chain
 
 SAMPLERS = ("ancestral", "ddim")
 VARIANCES = ("small", "large")

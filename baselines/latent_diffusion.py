@@ -34,10 +34,10 @@ from baselines.autoencoder import autoencoder_loss, sample_posterior
 from baselines.ddpm import GAUSSIAN_DIFFUSION_OPTIONS
 from baselines.gaussian_diffusion import GaussianDiffusion, resolve_sampling_options
 from baselines.schedules import training_betas
+from ddgan.core.methods import Method
+from ddgan.core.options import Option
 from ddgan.denoising_gan import DenoisingDiffusionGAN
-from ddgan.methods import Method
 from ddgan.nets import build_network
-from ddgan.options import Option
 
 LATENT_MODELS = ("ddpm", "ddgan")
 
@@ -72,6 +72,7 @@ class LatentGenerator(nn.Module):
 
 
 class LatentDiffusion(Method):
+    title = "Latent diffusion"
     sampling_network = "generator"
     OPTIONS = (
         Option("latent_model", str, "ddpm", choices=LATENT_MODELS, help="the model of the latents"),

@@ -8,7 +8,7 @@ DDIM needs no config of its own: it samples a trained DDPM (`sampler="ddim"` in 
 import copy
 import json
 
-from ddgan.config import ConfigError
+from ddgan.core.config import ConfigError
 from ddgan.presets import MIXTURE25_DATA, MIXTURE25_DISCRIMINATOR, MIXTURE25_MLP
 
 DEMO_DATASETS = ("mixture25", "stacked_digits")
@@ -151,7 +151,7 @@ def demo_config(method, dataset, steps, latent_model="ddpm"):
 
 # ------------------------------------------------------------------ CIFAR-10
 
-# The papers' optimiser settings are the shared trainer's `optim` options (ddgan/trainer.py):
+# The papers' optimiser settings are the shared trainer's `optim` options (ddgan/core/trainer.py):
 # warmup_steps (linear learning-rate warm-up; DDPM 5000, VDM 100), grad_clip (global gradient norm;
 # DDPM 1.0) and weight_decay (decoupled, i.e. AdamW; VDM 0.01).
 

@@ -1,6 +1,6 @@
 """Noise schedules of the discrete-time baselines and the sub-sequences of steps their samplers visit.
 
-Timestep spacings for sampling with S < T steps (indices t = 0..T-1 as in ddgan/gaussian.py: t = 0 is
+Timestep spacings for sampling with S < T steps (indices t = 0..T-1 as in ddgan/core/gaussian.py: t = 0 is
 the first noising step):
 - "uniform":   tau_i = i * floor(T / S), i = 0..S-1. The DDIM paper's "linear" selection (Song et al.
                2021, App. D.2) as its code builds it (range(0, T, T // S)) whenever S divides T, and

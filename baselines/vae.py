@@ -16,11 +16,12 @@ together by the optimiser "vae"; the decoder is the sampling network (its EMA is
 import torch
 
 from baselines.autoencoder import autoencoder_loss
-from ddgan.methods import Method
-from ddgan.options import Option
+from ddgan.core.methods import Method
+from ddgan.core.options import Option
 
 
 class VAE(Method):
+    title = "VAE"
     sampling_network = "decoder"
     OPTIONS = (
         Option("kl_weight", float, 1.0, min=0, help="weight of the KL term (1: the ELBO)"),

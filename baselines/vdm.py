@@ -28,13 +28,14 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ddgan.gaussian import batch_view, diffuse
-from ddgan.methods import Method
-from ddgan.options import Option
-from ddgan.sampler import run_reverse_chain
+from ddgan.core.gaussian import batch_view, diffuse
+from ddgan.core.methods import Method
+from ddgan.core.options import Option
+from ddgan.core.sampler import run_reverse_chain
 
 
 class VDM(Method):
+    title = "VDM"
     sampling_network = "model"
     OPTIONS = (
         Option("vocab_size", int, None, min=2, allow_none=True,

@@ -10,15 +10,20 @@ The public API; each name is imported on first use, so `import ddgan` itself imp
     generator = ddgan.load_official_generator("netG_1200.pth", "cifar10")
     records = ddgan.evaluate_samples(sampler.sample, dataset="cifar10", metrics=["fid"], network=sampler.network)
 """
+from ddgan.core import registry
+
+# what this package and its baselines provide, read by the registries on first use: handed over from
+# here, the top of the package, so that the framework (ddgan.core) names no higher layer
+registry.add_catalogues("ddgan.core.catalog", "baselines.catalog")
 
 API = {
     "get_preset": "ddgan.presets:get_preset",
-    "train": "ddgan.trainer:train",
+    "train": "ddgan.core.trainer:train",
     "load_sampler": "ddgan.sampling:load_sampler",
     "load_official_generator": "ddgan.official:load_official_generator",
     # not `evaluate`: importing the module ddgan.evaluate sets that attribute of the package
     "evaluate_samples": "ddgan.evaluate:evaluate",
-    "build_method": "ddgan.methods:build_method",
+    "build_method": "ddgan.core.methods:build_method",
 }
 __all__ = sorted(API)
 
@@ -26,8 +31,7 @@ __all__ = sorted(API)
 def __getattr__(name):
     if name not in API:
         raise AttributeError(f"module 'ddgan' has no attribute {name!r}; its API is {', '.join(__all__)}")
-    from ddgan.registry import resolve
-    value = globals()[name] = resolve(API[name])
+    value = globals()[name] = registry.resolve(API[name])
     return value
 
 

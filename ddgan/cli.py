@@ -13,7 +13,7 @@ import shlex
 import signal
 import sys
 
-from ddgan.config import ConfigError, apply_overrides, load_config, validate
+from ddgan.core.config import ConfigError, apply_overrides, load_config, validate
 from ddgan.datasets.cli import add_data_arguments, run_data
 from ddgan.datasets.errors import DatasetError
 
@@ -47,8 +47,8 @@ def resume_command(args, run_dir):
 
 
 def cmd_train(args):
-    from ddgan.run_dir import default_run_dir
-    from ddgan.trainer import STATE_FILE, train
+    from ddgan.core.run_dir import default_run_dir
+    from ddgan.core.trainer import STATE_FILE, train
     base = base_config(args)
     config = validate(apply_overrides(base, args.set))
     run_dir = args.run_dir
@@ -82,10 +82,10 @@ def cmd_presets(args):
 
 def option_sections():
     """Section name -> (key prefix, options): the trainer's sections and every method's."""
-    from ddgan.config import OPTIM_OPTIONS, TRAIN_OPTIONS
-    from ddgan import registry
-    from ddgan.methods import method_class
-    from ddgan.training_data import DATA_OPTIONS
+    from ddgan.core.config import OPTIM_OPTIONS, TRAIN_OPTIONS
+    from ddgan.core import registry
+    from ddgan.core.methods import method_class
+    from ddgan.core.training_data import DATA_OPTIONS
     sections = {"train": ("train.", TRAIN_OPTIONS), "optim": ("optim.", OPTIM_OPTIONS),
                 "data": ("data.", DATA_OPTIONS)}
     return {**sections, **{name: ("method.", method_class(name).OPTIONS) for name in registry.METHODS.names()}}

@@ -10,16 +10,17 @@ Parametrisations of the generator (Table 2 of the paper):
 """
 import torch
 
+from ddgan.core.methods import Method, requires_grad
+from ddgan.core.options import Option
+from ddgan.core.sampler import run_reverse_chain
 from ddgan.diffusion import VARIANCE_SCHEDULES, DDGANDiffusion
 from ddgan.losses import discriminator_loss, generator_loss, r1_penalty, r1_weight
-from ddgan.methods import Method, requires_grad
-from ddgan.options import Option
-from ddgan.sampler import run_reverse_chain
 
 PARAMETRISATIONS = ("x0", "direct", "eps", "oneshot")
 
 
 class DenoisingDiffusionGAN(Method):
+    title = "Denoising Diffusion GAN"
     sampling_network = "generator"
     # defaults as the official train_ddgan.py's arguments
     OPTIONS = (

@@ -1,6 +1,6 @@
 """The DDGAN forward process: T large Gaussian steps and their posterior (paper Sec. 3 and App. A).
 
-Indices follow the package's convention (ddgan/gaussian.py): a training pair is (x_t, x_{t+1}) with
+Indices follow the package's convention (ddgan/core/gaussian.py): a training pair is (x_t, x_{t+1}) with
 t in {0, ..., T-1} naming the less noisy member. The generator sees x_{t+1} and t, the discriminator
 scores (x_t, t, x_{t+1}), and sampling walks t = T-1, ..., 0 through q(x_t | x_{t+1}, x_0).
 
@@ -10,7 +10,7 @@ from the betas on), so they match its numbers to float precision.
 import torch
 from torch import nn
 
-from ddgan.gaussian import batch_view, diffuse, posterior_coefficients, posterior_mean, posterior_std, x0_from_eps
+from ddgan.core.gaussian import batch_view, diffuse, posterior_coefficients, posterior_mean, posterior_std, x0_from_eps
 
 EPS_SMALL = 1e-3      # the time grid starts at t = 1e-3, not 0
 FIRST_BETA = 1e-8     # a near-zero step is prepended so that index 0 means "data"

@@ -30,7 +30,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ddgan import registry
+from ddgan.core import registry
+from ddgan.core.provenance import device_name, file_sha256, git_commit, now
+from ddgan.core.sampler import seeded_batches
 from ddgan.metrics import fid as fid_metric
 from ddgan.metrics.digit_classifier import load_digit_classifier
 from ddgan.metrics.errors import MetricsError, WeightsUnavailableError
@@ -42,7 +44,6 @@ from ddgan.metrics.mode_coverage import (MIXTURE25_SAMPLES, MODE_SAMPLES, classi
 from ddgan.metrics.precision_recall import load_vgg16_fc, precision_recall, vgg16_features
 from ddgan.metrics.reference import DEFAULT_CACHE_DIR, Reference, cached_or_computed, load_reference
 from ddgan.metrics.timing import count_nfe, time_sampling
-from ddgan.provenance import device_name, file_sha256, git_commit, now
 
 METRICS = ("fid", "is", "pr", "modes", "time")
 PR_FEATURES = ("vgg16", "classifier", "raw")
@@ -92,13 +93,12 @@ def load_points(path: Path, n_expected: int | None) -> np.ndarray:
 
 
 def generate_samples(sample_batch, n: int, batch_size: int, seed: int, folder: Path, device) -> np.ndarray | None:
-    """Draw n samples in batches with one seeded generator; write images as PNG, return points (n, D)."""
-    generator = torch.Generator(device=device).manual_seed(seed)
+    """Draw n samples in batches with one seeded generator (ddgan.core.sampler.seeded_batches); write images
+    as PNG, return points (n, D)."""
     points = []
-    for start in tqdm(range(0, n, batch_size), desc="sampling"):
+    batches = seeded_batches(torch.no_grad()(sample_batch), n, batch_size, seed, device)
+    for start, x in tqdm(batches, total=-(-n // batch_size), desc="sampling"):
         count = min(batch_size, n - start)
-        with torch.no_grad():
-            x = sample_batch(count, generator)
         if x.shape[0] != count:
             raise MetricsError(f"sample_batch({count}, generator) returned {x.shape[0]} samples")
         if x.ndim == 2:

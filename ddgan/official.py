@@ -1,4 +1,5 @@
-"""The paper's network configurations and loading of the official released checkpoints.
+"""Loading of the official released checkpoints into the paper's networks (ddgan.presets holds
+their configurations).
 
 Official files (NVlabs/denoising-diffusion-gan):
 
@@ -21,34 +22,13 @@ from collections.abc import Mapping
 
 import torch
 
-from ddgan.checkpoint import ddgan_file_kind, why_unreadable
+from ddgan.core.checkpoint import ddgan_file_kind, why_unreadable
 from ddgan.nets.discriminators import LargeDiscriminator, SmallDiscriminator
 from ddgan.nets.ncsnpp import NCSNppGenerator
 from ddgan.nets.official_keys import discriminator_key_pairs, generator_key_pairs
+from ddgan.presets import PAPER_DISCRIMINATORS, PAPER_GENERATORS
 
-_CIFAR10_GENERATOR = dict(
-    image_size=32, in_channels=3, base_channels=128, channel_mult=(1, 2, 2, 2), num_res_blocks=2,
-    attn_resolutions=(16,), dropout=0.0, nz=100, z_emb_dim=256, n_mlp=4, fir_kernel=(1, 3, 3, 1), use_tanh=True,
-)
-_GENERATOR_256 = dict(_CIFAR10_GENERATOR, image_size=256, base_channels=64, channel_mult=(1, 1, 2, 2, 4, 4), n_mlp=3)
-
-# NCSNppGenerator kwargs of the paper's runs (the official README's training commands; both 256px
-# runs leave n_mlp at the trainer's default of 3). The official code has no StackedMNIST command:
-# its data are 32x32x3 like CIFAR-10 and its trainer pairs it with the CIFAR-10 discriminator, so the
-# CIFAR-10 generator is used.
-PAPER_GENERATORS = {
-    "cifar10": _CIFAR10_GENERATOR,
-    "stackedmnist": dict(_CIFAR10_GENERATOR),
-    "celeba_256": _GENERATOR_256,
-    "lsun_church": dict(_GENERATOR_256),
-}
 DISCRIMINATORS = {"small": SmallDiscriminator, "large": LargeDiscriminator}
-PAPER_DISCRIMINATORS = {
-    "cifar10": {"type": "small", "kwargs": dict(in_channels=3, ngf=64, t_emb_dim=256)},
-    "stackedmnist": {"type": "small", "kwargs": dict(in_channels=3, ngf=64, t_emb_dim=256)},
-    "celeba_256": {"type": "large", "kwargs": dict(in_channels=3, ngf=64, t_emb_dim=256)},
-    "lsun_church": {"type": "large", "kwargs": dict(in_channels=3, ngf=64, t_emb_dim=256)},
-}
 # the official trainer's --dataset names
 OFFICIAL_DATASETS = {"cifar10": "cifar10", "stackmnist": "stackedmnist", "celeba_256": "celeba_256", "lsun": "lsun_church"}
 

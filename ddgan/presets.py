@@ -5,7 +5,7 @@ a CPU in minutes.
 import copy
 import json
 
-from ddgan.config import ConfigError
+from ddgan.core.config import ConfigError
 
 
 def ddgan_method(num_timesteps, nz, r1_gamma, lazy_reg, **extra):
@@ -67,15 +67,37 @@ PAPER_TRAINING = {
     # the official code has no StackedMNIST command: CIFAR-10 settings, no flips (they change digits)
     "stackedmnist": (4, 4 * 64, 100, 1.25e-4, 1.6e-4, 0.02, 15, 0.9999, False),
 }
-PAPER_IMAGE_SIZE = {"cifar10": 32, "celeba_256": 256, "lsun_church": 256, "stackedmnist": 32}
+
+_CIFAR10_GENERATOR = dict(
+    image_size=32, in_channels=3, base_channels=128, channel_mult=(1, 2, 2, 2), num_res_blocks=2,
+    attn_resolutions=(16,), dropout=0.0, nz=100, z_emb_dim=256, n_mlp=4, fir_kernel=(1, 3, 3, 1), use_tanh=True,
+)
+_GENERATOR_256 = dict(_CIFAR10_GENERATOR, image_size=256, base_channels=64, channel_mult=(1, 1, 2, 2, 4, 4), n_mlp=3)
+
+# NCSNppGenerator kwargs of the paper's runs (the official README's training commands; both 256px
+# runs leave n_mlp at the trainer's default of 3). The official code has no StackedMNIST command:
+# its data are 32x32x3 like CIFAR-10 and its trainer pairs it with the CIFAR-10 discriminator, so the
+# CIFAR-10 generator is used. ddgan.official loads the released checkpoints into these networks.
+PAPER_GENERATORS = {
+    "cifar10": _CIFAR10_GENERATOR,
+    "stackedmnist": dict(_CIFAR10_GENERATOR),
+    "celeba_256": _GENERATOR_256,
+    "lsun_church": dict(_GENERATOR_256),
+}
+# the discriminator of each run: small (32px) or large (256px), and its kwargs
+PAPER_DISCRIMINATORS = {
+    "cifar10": {"type": "small", "kwargs": dict(in_channels=3, ngf=64, t_emb_dim=256)},
+    "stackedmnist": {"type": "small", "kwargs": dict(in_channels=3, ngf=64, t_emb_dim=256)},
+    "celeba_256": {"type": "large", "kwargs": dict(in_channels=3, ngf=64, t_emb_dim=256)},
+    "lsun_church": {"type": "large", "kwargs": dict(in_channels=3, ngf=64, t_emb_dim=256)},
+}
 
 
 def paper_ddgan(dataset, **method):
     """The paper's DDGAN run on `dataset`, with optional method overrides (Table 2 ablations)."""
-    from ddgan.official import PAPER_DISCRIMINATORS, PAPER_GENERATORS
     steps, batch, epochs, lr_d, lr_g, r1_gamma, lazy_reg, ema_decay, hflip = PAPER_TRAINING[dataset]
     discriminator = PAPER_DISCRIMINATORS[dataset]
-    size = PAPER_IMAGE_SIZE[dataset]
+    size = PAPER_GENERATORS[dataset]["image_size"]
     config = {
         "name": f"{dataset}-ddgan",
         "method": {**ddgan_method(steps, nz=PAPER_GENERATORS[dataset]["nz"], r1_gamma=r1_gamma,
@@ -123,8 +145,8 @@ PRESETS = {
 
 
 def all_presets():
-    """Every named config of every registered preset table (ddgan/registry.py), name -> factory."""
-    from ddgan import registry
+    """Every named config of every registered preset table (ddgan/core/registry.py), name -> factory."""
+    from ddgan.core import registry
     return registry.presets()
 
 

@@ -28,7 +28,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from ddgan.config import ConfigError
+from ddgan.core.config import ConfigError
 from ddgan.presets import PAPER_TRAINING
 
 PAPER_PRESETS = tuple(PAPER_TRAINING)     # the presets of the released checkpoints
@@ -98,11 +98,10 @@ def write_points(sampler, n, out_dir, *, batch_size=100, seed=42, overwrite=Fals
     from ddgan.datasets.toy import to_original_units
     check_counts(n, batch_size)
     out_dir = prepare_output_dir(out_dir, overwrite)
-    generator = torch.Generator(device=sampler.device).manual_seed(seed)
-    batches = []
-    for start in tqdm(range(0, n, batch_size), desc=f"sampling {sampler.describe()}", disable=not progress):
-        batches.append(sampler.sample(min(batch_size, n - start), generator).cpu())
-    points = to_original_units(torch.cat(batches).numpy(), sampler.config["data"]).astype(np.float32)
+    batches = tqdm(sampler.batches(n, batch_size, seed), total=-(-n // batch_size),
+                   desc=f"sampling {sampler.describe()}", disable=not progress)
+    points = torch.cat([x.cpu() for _, x in batches]).numpy()
+    points = to_original_units(points, sampler.config["data"]).astype(np.float32)
     paths = [out_dir / POINTS_FILE]
     np.save(paths[0], points)
     if sampler.config["data"]["dataset"] == "mixture25":
@@ -116,18 +115,17 @@ def write_samples(sampler, n, out_dir, *, batch_size=100, seed=42, jpeg=False, o
     """Generate n samples with `sampler` (a ddgan.sampling.Sampler) into out_dir; returns the file paths.
 
     One torch.Generator on the sampler's device, seeded once, drives all batches (the last batch
-    is smaller when batch_size does not divide n). Files are written by a few threads while the
-    next batch is generated.
+    is smaller when batch_size does not divide n; `Sampler.batches`). Files are written by a few
+    threads while the next batch is generated.
     """
     check_counts(n, batch_size)
     out_dir = prepare_output_dir(out_dir, overwrite)
-    generator = torch.Generator(device=sampler.device).manual_seed(seed)
     paths = [out_dir / sample_file_name(i, n, jpeg) for i in range(n)]
     with ThreadPoolExecutor(max_workers=4) as writers, \
             tqdm(total=n, desc=f"sampling {sampler.describe()}", unit="img", disable=not progress) as bar:
         pending = []
-        for start in range(0, n, batch_size):
-            pixels = to_uint8(sampler.sample(min(batch_size, n - start), generator))
+        for start, x in sampler.batches(n, batch_size, seed):
+            pixels = to_uint8(x)
             pending += [writers.submit(save_image, image, paths[start + i]) for i, image in enumerate(pixels)]
             # keep at most about two batches in flight; .result() re-raises a failed write
             while len(pending) > 2 * batch_size:

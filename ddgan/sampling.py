@@ -9,10 +9,10 @@ from pathlib import Path
 
 import torch
 
-from ddgan.checkpoint import STATE_FORMAT, SNAPSHOT_FORMAT, load_file, load_state_dict_checked
-from ddgan.config import ConfigError
-from ddgan.methods import build_method
-from ddgan.sampler import Sampler
+from ddgan.core.checkpoint import STATE_FORMAT, SNAPSHOT_FORMAT, load_file, load_state_dict_checked
+from ddgan.core.config import ConfigError
+from ddgan.core.methods import build_method
+from ddgan.core.sampler import Sampler
 
 
 def _official_config(preset):

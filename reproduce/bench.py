@@ -7,8 +7,9 @@
 (a) sampling: one batch of 100 CIFAR-10 images with the cifar10 preset at T = 4 (NFE 4) through
     the Sampler used for evaluation (EMA generator, inference mode, channels_last): the paper's
     Time column, 0.21 s on one V100.
-(b) training: one iteration of the cifar10 preset as ddgan.trainer runs it (D step with real and
-    generated pairs, G step, the Adam updates, the EMA update) at a small batch. R1 is applied
+(b) training: one iteration of the cifar10 preset through the trainer's own optimisation step
+    (ddgan.core.optimisation: D step with real and generated pairs, G step, the Adam updates with the
+    trainer's clipping and weight decay, the EMA update) at a small batch. R1 is applied
     every lazy_reg = 15 steps, so an R1 step and a plain step are timed separately and the
     amortised cost (R1 + 14 plain) / 15 is reported as well.
 
@@ -23,17 +24,18 @@ import platform
 import statistics
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-from ddgan.config import apply_overrides, with_defaults
-from ddgan.ema import EMA
-from ddgan.methods import build_method
+from ddgan.core.config import apply_overrides, with_defaults
+from ddgan.core.methods import build_method
+from ddgan.core.optimisation import Optimisation
+from ddgan.core.provenance import cpu_model, device_name, git_commit, now, slug
+from ddgan.core.sampler import Sampler
 from ddgan.presets import get_preset
-from ddgan.provenance import cpu_model, device_name, git_commit, now, slug
-from ddgan.sampler import Sampler
 
 PAPER_TIME_V100 = 0.21   # seconds for 100 CIFAR-10 images at T = 4 (Table 1)
 RESULTS = Path(__file__).resolve().parent.parent / "results" / "bench"
@@ -81,43 +83,23 @@ def make_sampler(config, device, *, channels_last=True, bf16=False, compile=Fals
                    channels_last=channels_last, bf16=bf16)
 
 
-class TrainingIteration:
-    """One optimisation step as ddgan.trainer takes it: training_step with an Adam update per
-    optimiser (zero_grad, backward, step), then the EMA update of the generator. Calling it with
-    `step` chooses whether R1 applies (step % lazy_reg == 0)."""
-
-    def __init__(self, config, device, batch, *, channels_last=False, bf16=False, compile=False, fused_adam=True,
-                 seed=0):
-        torch.manual_seed(seed)
-        self.device, self.bf16 = device, bf16
-        self.method = build_method(config).to(device)
-        optim = config["optim"]
-        self.optimizers = {
-            name: torch.optim.Adam([p for net in nets for p in self.method.networks[net].parameters()],
-                                   lr=optim["lr"][name], betas=tuple(optim["betas"]), fused=fused_adam or None)
-            for name, nets in self.method.optimizer_groups().items()
-        }
-        sampling = self.method.sampling_network
-        self.ema = EMA(self.method.networks[sampling], optim["ema_decay"])
-        memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.method.to(memory_format=memory_format)
-        self.x_0 = (torch.rand(batch, *config["data"]["shape"], device=device) * 2 - 1).contiguous(
-            memory_format=memory_format)
-        if compile:
-            # the generator only: R1 differentiates D twice, which compiled graphs do not support
-            self.method.networks[sampling] = torch.compile(self.method.networks[sampling])
-
-    def update(self, name, loss):
-        optimizer = self.optimizers[name]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    def __call__(self, step):
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            logs = self.method.training_step(self.x_0, step, self.update)
-        self.ema.update(self.method.networks[self.method.sampling_network])
-        return logs
+def make_training_step(config, device, batch, *, channels_last=False, bf16=False, compile=False, fused_adam=True,
+                       seed=0):
+    """The trainer's own optimisation step (ddgan.core.optimisation: the method's training step, the Adam
+    updates with the trainer's clipping and weight decay, the EMA update) around freshly initialised
+    networks, and a random batch to run it on: `optimisation.step(x_0, step)`, where `step` chooses
+    whether R1 applies (step % lazy_reg == 0)."""
+    torch.manual_seed(seed)
+    method = build_method(config).to(device)
+    optimisation = Optimisation(method, config["optim"], fused=fused_adam,
+                                autocast=partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=bf16))
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    method.to(memory_format=memory_format)
+    x_0 = (torch.rand(batch, *config["data"]["shape"], device=device) * 2 - 1).contiguous(memory_format=memory_format)
+    if compile:
+        # the generator only: R1 differentiates D twice, which compiled graphs do not support
+        method.networks[method.sampling_network] = torch.compile(method.networks[method.sampling_network])
+    return optimisation, x_0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,11 +122,11 @@ def run_bench(config, device, *, overrides=(), images=100, batch=8, repeats=5, w
     lazy_reg = config["method"].get("lazy_reg") or 1
     kinds = {"r1_step": 0} if lazy_reg == 1 else {"r1_step": 0, "plain_step": 1}
     sampler = make_sampler(config, device, bf16=bf16, compile=compile)
-    iteration = TrainingIteration(config, device, batch, channels_last=channels_last, bf16=bf16, compile=compile,
-                                  fused_adam=fused_adam)
+    optimisation, x_0 = make_training_step(config, device, batch, channels_last=channels_last, bf16=bf16,
+                                           compile=compile, fused_adam=fused_adam)
     rng = torch.Generator(device=device).manual_seed(0)
     calls = {"sampling": lambda: sampler.sample(images, rng),
-             **{kind: (lambda step=step: iteration(step)) for kind, step in kinds.items()}}
+             **{kind: (lambda step=step: optimisation.step(x_0, step)) for kind, step in kinds.items()}}
     seconds = {name: [] for name in calls}
     with tqdm(total=len(calls) * (warmup + repeats), desc="bench", disable=not progress) as bar:
         for round_ in range(warmup + repeats):

@@ -128,7 +128,7 @@ def compare(cells, rows) -> list[ComparedCell]:
         if cell.metric not in table_metrics[cell.table]:
             table_metrics[cell.table].append(cell.metric)
     compared, covered = [], set()
-    for reproduction in reproductions(cells):
+    for reproduction in reproductions():
         for metric in table_metrics[reproduction.table]:
             cell = reported.get((reproduction.table, reproduction.row, metric))
             covered.add((reproduction.table, reproduction.row))

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import torch
 
-from ddgan.config import with_defaults
-from ddgan.provenance import git_commit, now
-from reproduce.bench import (PAPER_TIME_V100, RESULTS, TrainingIteration, bench_config, machine, make_sampler,
+from ddgan.core.config import with_defaults
+from ddgan.core.provenance import git_commit, now
+from reproduce.bench import (PAPER_TIME_V100, RESULTS, bench_config, machine, make_sampler, make_training_step,
                              slug, summarize, time_once)
 from reproduce.profiles import tiny_network
 
@@ -99,9 +99,9 @@ def ddpm_stage(config, device, images, steps, warmup, repeats):
 
 def training_stage(config, device, batch, warmup, repeats, *, bf16=False):
     reset_peak_memory(device)
-    iteration = TrainingIteration(config, device, batch, bf16=bf16)
-    r1 = timed(lambda: iteration(0), device, warmup, repeats)
-    plain = timed(lambda: iteration(1), device, warmup, repeats)
+    optimisation, x_0 = make_training_step(config, device, batch, bf16=bf16)
+    r1 = timed(lambda: optimisation.step(x_0, 0), device, warmup, repeats)
+    plain = timed(lambda: optimisation.step(x_0, 1), device, warmup, repeats)
     lazy_reg = config["method"].get("lazy_reg") or 1
     amortised = (r1["median"] + (lazy_reg - 1) * plain["median"]) / lazy_reg
     return {"batch": batch, "lazy_reg": lazy_reg, "r1_step": r1, "plain_step": plain, "amortised_s": amortised,

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ddgan.checkpoint import load_snapshot
-from ddgan.config import ConfigError
+from ddgan.core.checkpoint import load_snapshot
+from ddgan.core.config import ConfigError
+from ddgan.core.provenance import git_commit
 from ddgan.datasets import open_prepared
 from ddgan.evaluate import TIME_BATCH, evaluate, write_records
-from ddgan.provenance import git_commit
 from ddgan.metrics.digit_classifier import load_digit_classifier
 from ddgan.metrics.mode_coverage import MODE_SAMPLES, classify_stacked_digits, mode_coverage, modes_of_labels
 from ddgan.metrics.reference import DEFAULT_CACHE_DIR

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import torch
 
-from ddgan.checkpoint import load_snapshot
-from ddgan.config import ConfigError
-from ddgan.trainer import SNAPSHOT_FILE
+from ddgan.core.checkpoint import load_snapshot
+from ddgan.core.config import ConfigError
+from ddgan.core.trainer import SNAPSHOT_FILE
 from reproduce.stages import write_json_atomic
 
 CONFIG_FILE = "pipeline-config.json"
@@ -87,7 +87,7 @@ def train_run(config: dict, run_dir: Path, processes: int, progress: bool = True
     write_run_config(config, run_dir)
     started = time.time()
     if processes == 1 and threads is None and not torch.cuda.is_available():
-        from ddgan.trainer import train
+        from ddgan.core.trainer import train
         step = train(config, run_dir, progress=progress).step
     else:
         # one CPU process beside others needs no launcher (whose traceback would bury the one-line

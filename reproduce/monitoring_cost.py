@@ -4,7 +4,7 @@
     python -m reproduce.monitoring_cost --threads 2 --repeats 3
 
 Times (a) one training iteration of the preset at its per-process batch (R1 and plain steps, amortised
-over lazy_reg as reproduce.bench does) and (b) one grid as ddgan.monitoring draws it (the EMA
+over lazy_reg as reproduce.bench does) and (b) one grid as ddgan.core.monitoring draws it (the EMA
 generator samples the grid's images through the Sampler, then the PNG is written). The overhead at
 the default interval is grid / (sample_every x iteration). Random weights and data: the time does not
 depend on them. Writes results/monitoring/<device>.json with the commit, date and thread count.
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import torch
 
-from ddgan.config import TRAIN_DEFAULTS
-from ddgan.provenance import git_commit, now
-from ddgan.sample_grids import grid_sample_count, save_sample_picture
-from ddgan.sampler import Sampler
-from reproduce.bench import TrainingIteration, bench_config, machine, slug, time_once
+from ddgan.core.config import TRAIN_DEFAULTS
+from ddgan.core.provenance import git_commit, now
+from ddgan.core.sample_grids import grid_sample_count, save_sample_picture
+from ddgan.core.sampler import Sampler
+from reproduce.bench import bench_config, machine, make_training_step, slug, time_once
 
 RESULTS = Path(__file__).resolve().parent.parent / "results" / "monitoring"
 
@@ -30,8 +30,8 @@ def measure(preset, device, repeats, warmup, processes):
     commit = git_commit()        # before the minutes of timing, while the code that runs is checked out
     config = bench_config(preset)
     per_process = config["train"]["batch_size"] // processes
-    iteration = TrainingIteration(config, device, per_process)
-    sampler = Sampler(iteration.method, iteration.ema.net, config, "random weights")
+    optimisation, x_0 = make_training_step(config, device, per_process)
+    sampler = Sampler(optimisation.method, optimisation.ema.net, config, "random weights")
     n = grid_sample_count(config["data"]["shape"])
     folder = Path(tempfile.mkdtemp(prefix="ddgan-grid-"))
 
@@ -40,7 +40,8 @@ def measure(preset, device, repeats, warmup, processes):
         save_sample_picture(x, folder / "grid.png", config["data"])
 
     lazy_reg = config["method"].get("lazy_reg") or 1
-    calls = {"r1_step": lambda: iteration(0), "plain_step": lambda: iteration(1), "grid": grid}
+    calls = {"r1_step": lambda: optimisation.step(x_0, 0), "plain_step": lambda: optimisation.step(x_0, 1),
+             "grid": grid}
     seconds = {name: [] for name in calls}
     for round_ in range(warmup + repeats):
         for name, call in calls.items():

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from ddgan.config import ConfigError
-from ddgan.provenance import file_sha256
+from ddgan.core.config import ConfigError
+from ddgan.core.provenance import file_sha256
 from ddgan.nets import build_network
 from ddgan.official import to_official_state
 from ddgan.presets import PAPER_TRAINING, get_preset

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ddgan.config import ConfigError
+from ddgan.core.config import ConfigError
 from ddgan.datasets import data_root, open_prepared, prepare
 from ddgan.datasets.folder import prepare_folder
 from ddgan.sampling import load_sampler

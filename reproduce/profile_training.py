@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from ddgan.provenance import git_commit, now
-from reproduce.bench import RESULTS, TrainingIteration, bench_config, machine, slug, time_once
+from ddgan.core.provenance import git_commit, now
+from reproduce.bench import RESULTS, bench_config, machine, make_training_step, slug, time_once
 
 REDUCED_WIDTH = ["networks.generator.base_channels=32", "networks.discriminator.ngf=32"]
 GROUPS = {   # operator name fragments -> component, first match wins
@@ -40,18 +40,18 @@ def group_of(name: str) -> str:
 def run_profile(batch=64, overrides=REDUCED_WIDTH, warmup=1) -> dict:
     device = torch.device("cpu")
     config = bench_config("cifar10", overrides)
-    iteration = TrainingIteration(config, device, batch)
+    optimisation, x_0 = make_training_step(config, device, batch)
     for step in range(warmup):
-        iteration(step)
+        optimisation.step(x_0, step)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        seconds = {"r1_step": time_once(lambda: iteration(0), device),
-                   "plain_step": time_once(lambda: iteration(1), device)}
+        seconds = {"r1_step": time_once(lambda: optimisation.step(x_0, 0), device),
+                   "plain_step": time_once(lambda: optimisation.step(x_0, 1), device)}
     ops = sorted(({"op": e.key, "self_cpu_s": e.self_cpu_time_total / 1e6, "calls": e.count}
                   for e in prof.key_averages()), key=lambda op: -op["self_cpu_s"])
     groups = {}
     for op in ops:
         groups[group_of(op["op"])] = groups.get(group_of(op["op"]), 0.0) + op["self_cpu_s"]
-    params = {name: sum(p.numel() for p in net.parameters()) for name, net in iteration.method.networks.items()}
+    params = {name: sum(p.numel() for p in net.parameters()) for name, net in optimisation.method.networks.items()}
     return {"what": "self CPU time per operator over one R1 step and one plain training step", "commit": git_commit(),
             "date": now(), **machine(device), "config": config["name"], "overrides": list(overrides), "batch": batch,
             "parameters": params, "seconds": seconds, "groups": dict(sorted(groups.items(), key=lambda g: -g[1])),

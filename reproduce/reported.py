@@ -1,8 +1,11 @@
 """The reported numbers (results/reported/*.csv) and which of their rows this package reproduces."""
 import csv
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+from ddgan.core.methods import method_class
+from ddgan.presets import PAPER_TRAINING, TABLE2_VARIANTS
+from reproduce.targets import get_target
 
 REPORTED_DIR = Path(__file__).resolve().parent.parent / "results" / "reported"
 TABLE_FILES = ("table1", "table2", "table3", "table4", "table5", "comparators")
@@ -60,42 +63,64 @@ class Reproduction:
 
 
 TRAINED, RELEASED = "trained here", "released checkpoint"
+RELEASED_METHOD = "official"    # the result label of a released DDGAN checkpoint (ddgan/core/catalog.py)
+
+# The targets (reproduce/targets.py) say which runs and evaluations this package makes; these say which
+# reported row each one reproduces. Target -> the source's table it reproduces:
+TARGET_TABLES = {"table1": "table1", "table2": "table2", "table3": "table3", "celebahq": "table4", "lsun": "table5"}
+# (table, method of the evaluation) -> the row the source names; an evaluation with no row is a row of
+# ours (e.g. the VAE baseline in Table 1), named by its method's title
+ROWS = {
+    ("table1", "ddgan"): "Denoising Diffusion GAN, T=4", ("table1", "ddpm"): "DDPM", ("table1", "ddim"): "DDIM, T=50",
+    ("table3", "ddgan"): "Denoising Diffusion GAN", ("table4", "ddgan"): "Denoising Diffusion GAN",
+    ("table5", "ddgan"): "Denoising Diffusion GAN",
+}
+# Table 2's ablations by their variant (ddgan.presets.TABLE2_VARIANTS); the others are named T=N
 TABLE2_ROWS = {
-    "T1": "T=1", "T2": "T=2", "T4": "T=4", "T8": "T=8",
     "oneshot_aug": "one-shot GAN with diffusion as data augmentation",
     "direct_xprev": "direct denoising: G outputs x_{t-1}", "eps": "noise generation: G outputs eps",
     "no_z": "without latent variable z",
 }
-OURS_ONLY = {"vae": "VAE (this package's baseline)", "ldm": "Latent diffusion (this package's baseline)",
-             "vdm": "VDM (this package's baseline)"}
+# comparator table (named as the method) -> its row, reproduced by Table 1's evaluation of that method
+COMPARATOR_ROWS = {"ddpm": "DDPM (Ho et al.)", "vdm": "VDM (Kingma et al.)"}
 
 
-def ddgan_rows(table: str, row: str, dataset: str, variant: str) -> list[Reproduction]:
-    return [Reproduction(table, row, dataset, "ddgan", variant, TRAINED),
-            Reproduction(table, row, dataset, "official", variant, RELEASED)]
+def paper_variant(dataset: str) -> str:
+    """The variant of the paper's DDGAN run on `dataset` (its T), the run a released checkpoint holds."""
+    return f"T{PAPER_TRAINING[dataset][0]}"
 
 
-def ddim_reproductions(cells) -> list[Reproduction]:
-    out = []
-    for cell in cells:
-        match = re.fullmatch(r"DDIM, S=(\d+), eta=([\d.]+)", cell.row) if cell.table == "ddim" else None
-        if match and cell.metric == "fid":
-            variant = f"S{match[1]}_eta{float(match[2])}"
-            out.append(Reproduction("ddim", cell.row, "cifar10", "ddim", variant, TRAINED))
-    return out
+def row_name(table: str, evaluation) -> str:
+    if table == "table2":
+        steps = TABLE2_VARIANTS[evaluation.label].get("num_timesteps", PAPER_TRAINING["cifar10"][0])
+        return TABLE2_ROWS.get(evaluation.label, f"T={steps}")
+    if (table, evaluation.method) in ROWS:
+        return ROWS[table, evaluation.method]
+    return f"{method_class(evaluation.method).title or evaluation.method} (this package's baseline)"
 
 
-def reproductions(cells) -> list[Reproduction]:
+def target_reproductions(target: str) -> list[Reproduction]:
+    """The rows of `target`'s evaluations, the released checkpoint's row after the DDGAN rows."""
+    table = TARGET_TABLES[target]
+    rows = [Reproduction(table, row_name(table, evaluation), training.dataset, evaluation.method, evaluation.label,
+                         TRAINED)
+            for training in get_target(target).trainings for evaluation in training.evaluations]
+    released = [replace(r, method=RELEASED_METHOD, source=RELEASED) for r in rows
+                if r.method == "ddgan" and r.variant == paper_variant(r.dataset)]
+    after = max(i for i, r in enumerate(rows) if r.method == "ddgan") + 1
+    return rows[:after] + released + rows[after:]
+
+
+def ddim_reproductions() -> list[Reproduction]:
+    """The DDIM paper's grid, as the ddim-table target samples it."""
+    return [Reproduction("ddim", "DDIM, S={steps}, eta={eta}".format(**e.sample_options), training.dataset, e.method,
+                         e.label, TRAINED)
+            for training in get_target("ddim-table").trainings for e in training.evaluations]
+
+
+def reproductions() -> list[Reproduction]:
     """Every (table, row) this package produces numbers for."""
-    rows = ddgan_rows("table1", "Denoising Diffusion GAN, T=4", "cifar10", "T4")
-    rows += [Reproduction("table1", "DDPM", "cifar10", "ddpm", "T1000", TRAINED),
-             Reproduction("table1", "DDIM, T=50", "cifar10", "ddim", "S50_eta0.0", TRAINED)]
-    rows += [Reproduction("table1", name, "cifar10", method, method, TRAINED) for method, name in OURS_ONLY.items()]
-    rows += [Reproduction("table2", name, "cifar10", "ddgan", variant, TRAINED) for variant, name in TABLE2_ROWS.items()]
-    rows += [Reproduction("table2", "T=4", "cifar10", "official", "T4", RELEASED)]
-    rows += ddgan_rows("table3", "Denoising Diffusion GAN", "stackedmnist", "T4")
-    rows += ddgan_rows("table4", "Denoising Diffusion GAN", "celeba_256", "T2")
-    rows += ddgan_rows("table5", "Denoising Diffusion GAN", "lsun_church", "T4")
-    rows += [Reproduction("ddpm", "DDPM (Ho et al.)", "cifar10", "ddpm", "T1000", TRAINED),
-             Reproduction("vdm", "VDM (Kingma et al.)", "cifar10", "vdm", "vdm", TRAINED)]
-    return rows + ddim_reproductions(cells)
+    rows = [row for target in TARGET_TABLES for row in target_reproductions(target)]
+    rows += [replace(r, table=r.method, row=COMPARATOR_ROWS[r.method]) for r in rows
+             if r.table == "table1" and r.method in COMPARATOR_ROWS]
+    return rows + ddim_reproductions()

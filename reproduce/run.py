@@ -12,7 +12,7 @@ weights or data, a bad option) print one message and exit with status 2.
 import argparse
 import sys
 
-from ddgan.config import ConfigError
+from ddgan.core.config import ConfigError
 from ddgan.datasets.errors import DatasetError
 from ddgan.metrics.errors import MetricsError, WeightsUnavailableError
 from ddgan.official import OfficialCheckpointError

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import torch
 
+from ddgan.core.trainer import Trainer
+from ddgan.core.training_data import StepBatches
 from ddgan.presets import mixture25_ddgan
-from ddgan.trainer import Trainer
-from ddgan.training_data import StepBatches
 
 
 class RecordingBatches(StepBatches):

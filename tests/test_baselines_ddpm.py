@@ -10,8 +10,8 @@ from diffusers import DDIMScheduler, DDPMScheduler
 from baselines.ddim import ddim_sigma, ddim_step
 from baselines.presets import demo_config
 from baselines.schedules import ScheduleError, linear_betas, spaced_timesteps
-from ddgan.methods import build_method
-from ddgan.trainer import train
+from ddgan.core.methods import build_method
+from ddgan.core.trainer import train
 
 T = 1000
 

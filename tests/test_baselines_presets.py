@@ -6,9 +6,9 @@ import torch.nn.functional as F
 from baselines.presets import (CIFAR10_PRESETS, DEMO_DATASETS, DEMO_METHODS, DEMO_SAMPLING, DEMO_STEPS,
                                cifar10_config, ddim_table_options, demo_config)
 from baselines.unet import DDPMUNet, Downsample
-from ddgan.config import ConfigError, validate, with_defaults
-from ddgan.methods import build_method
-from ddgan.trainer import train
+from ddgan.core.config import ConfigError, validate, with_defaults
+from ddgan.core.methods import build_method
+from ddgan.core.trainer import train
 
 
 def parameter_count(module):

@@ -11,9 +11,9 @@ from torch.distributions import Normal, kl_divergence
 from baselines.autoencoder import elbo_terms, gaussian_kl_to_standard, gaussian_log_likelihood
 from baselines.latent_diffusion import LatentDiffusionError
 from baselines.presets import demo_config
-from ddgan.methods import build_method
+from ddgan.core.methods import build_method
+from ddgan.core.trainer import train
 from ddgan.sampling import load_sampler
-from ddgan.trainer import train
 
 
 def logged(run_dir, key):

@@ -10,8 +10,8 @@ from torch.distributions import Normal, kl_divergence
 
 from baselines.presets import demo_config
 from baselines.vdm_networks import LinearSchedule, MonotoneMLPSchedule, VDMModel, fourier_features
-from ddgan.methods import build_method
-from ddgan.trainer import train
+from ddgan.core.methods import build_method
+from ddgan.core.trainer import train
 
 
 class FunctionNet(torch.nn.Module):

@@ -3,7 +3,8 @@ import json
 
 import torch
 
-from reproduce.bench import TrainingIteration, bench_config, main, summarize
+from ddgan.core.optimisation import Optimisation
+from reproduce.bench import bench_config, main, make_training_step, summarize
 
 TINY = ["networks.generator.image_size=16", "networks.generator.base_channels=16",
         "networks.generator.channel_mult=[1,2]", "networks.generator.num_res_blocks=1",
@@ -17,16 +18,18 @@ def test_summary_of_repeats():
     assert stats["repeats"] == 5 and summarize([0.5])["q3"] == 0.5
 
 
-def test_training_iteration_applies_r1_on_lazy_steps_and_updates_g_d_and_ema():
+def test_the_timed_step_is_the_trainers_applies_r1_on_lazy_steps_and_updates_g_d_and_ema():
     config = bench_config("cifar10", TINY)
-    iteration = TrainingIteration(config, torch.device("cpu"), batch=4)
-    nets = iteration.method.networks
+    optimisation, x_0 = make_training_step(config, torch.device("cpu"), batch=4)
+    assert isinstance(optimisation, Optimisation) and x_0.shape == (4, 3, 16, 16)
+    nets = optimisation.method.networks
     before = {name: [p.detach().clone() for p in net.parameters()] for name, net in nets.items()}
-    ema_before = [p.clone() for p in iteration.ema.net.parameters()]
-    assert "r1" in iteration(0) and "r1" not in iteration(1) and "r1" in iteration(15)
+    ema_before = [p.clone() for p in optimisation.ema.net.parameters()]
+    step = lambda k: optimisation.step(x_0, k)
+    assert "r1" in step(0) and "r1" not in step(1) and "r1" in step(15)
     for name, net in nets.items():
         assert any(not torch.equal(a, b) for a, b in zip(before[name], net.parameters())), name
-    assert any(not torch.equal(a, b) for a, b in zip(ema_before, iteration.ema.net.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(ema_before, optimisation.ema.net.parameters()))
 
 
 def test_bench_writes_json_and_markdown_named_by_device(tmp_path, capsys):

@@ -5,11 +5,11 @@ import json
 import pytest
 
 from baselines.presets import latent_ddgan
-from ddgan import trainer as trainer_module
 from ddgan.cli import main
-from ddgan.config import ConfigError, apply_overrides, validate
+from ddgan.core import trainer as trainer_module
+from ddgan.core.config import ConfigError, apply_overrides, validate
+from ddgan.core.run_dir import default_run_dir
 from ddgan.presets import all_presets, get_preset, mixture25_ddgan
-from ddgan.run_dir import default_run_dir
 from reproduce.profiles import make_profile
 
 BAD_INPUTS = [

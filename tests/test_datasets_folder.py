@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ddgan.core.training_data import load_training_array
 from ddgan.datasets import open_prepared, verify_prepared
 from ddgan.datasets.cli import main as data_main
 from ddgan.datasets.errors import ArchiveError, ImageDataError, PreparedDatasetError
 from ddgan.datasets.folder import prepare_folder
 from ddgan.evaluate import prepared_reference
-from ddgan.training_data import load_training_array
 
 
 def expected_32(image: Image.Image) -> np.ndarray:

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ddgan.methods import build_method
+from ddgan.core.methods import build_method
 from ddgan.presets import mixture25_ddgan
 
 

@@ -9,13 +9,13 @@ import pytest
 import torch
 from PIL import Image
 
-from ddgan.checkpoint import load_snapshot
 from ddgan.cli import main
-from ddgan.config import ConfigError
+from ddgan.core.checkpoint import load_snapshot
+from ddgan.core.config import ConfigError
+from ddgan.core.monitoring import BEST_SNAPSHOT_FILE
+from ddgan.core.trainer import STATE_FILE, train
 from ddgan.metrics.digit_classifier import save_digit_classifier, train_digit_classifier
-from ddgan.monitoring import BEST_SNAPSHOT_FILE
 from ddgan.presets import mixture25_ddgan, stacked_digits_ddgan
-from ddgan.trainer import STATE_FILE, train
 
 
 def points_config(steps=20, **train_options):
@@ -80,7 +80,7 @@ def test_no_grid_when_off_or_the_run_is_shorter_than_one_interval(tmp_path, samp
 
 
 def test_a_grid_costing_more_than_5_percent_of_training_says_so_once(tmp_path, capsys):
-    from ddgan.trainer import Trainer
+    from ddgan.core.trainer import Trainer
     monitor = Trainer(points_config(steps=4, sample_every=1000), tmp_path).monitor
     monitor.started, monitor.start_step, monitor.watch_seconds = time.time() - 100.0, 0, 0.0
     monitor.warn_if_grids_are_costly(1000, grid_seconds=0.5)       # 0.5 s against ~100 s of training
@@ -123,7 +123,7 @@ def test_digit_scores_with_a_given_classifier(tmp_path):
 
 
 def test_the_8x8_digits_train_their_classifier_once_per_run(tmp_path, monkeypatch):
-    from ddgan import training_scores
+    from ddgan.core import training_scores
     monkeypatch.setattr(training_scores, "DEMO_CLASSIFIER", {"epochs": 1, "batch_size": 256})
     train(digits_config(steps=3, eval_every=3, eval_samples=16, sample_every=None), tmp_path, stop_at=2,
           progress=False)
@@ -136,7 +136,7 @@ def test_the_8x8_digits_train_their_classifier_once_per_run(tmp_path, monkeypatc
 def test_image_datasets_score_fid_against_cached_training_statistics(tmp_path, monkeypatch):
     from ddgan.metrics import fid, inception
     from ddgan.metrics.images import to_uint8
-    from ddgan.training_scores import build_periodic_score
+    from ddgan.core.training_scores import build_periodic_score
     calls = []
 
     def colour_features(x):          # a cheap stand-in for the Inception: mean colour and its square
@@ -163,7 +163,7 @@ def test_image_datasets_score_fid_against_cached_training_statistics(tmp_path, m
 
 
 def test_stackedmnist_scores_need_a_classifier(tmp_path):
-    from ddgan.training_scores import digit_classifier_for
+    from ddgan.core.training_scores import digit_classifier_for
     with pytest.raises(ConfigError, match="train.eval_classifier=PATH"):
         digit_classifier_for({"dataset": "stackedmnist"}, None, tmp_path, "cpu")
 

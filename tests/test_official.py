@@ -18,8 +18,6 @@ from ddgan.nets.discriminators import LargeDiscriminator, SmallDiscriminator
 from ddgan.nets.ncsnpp import NCSNppGenerator
 from ddgan.nets.official_keys import discriminator_key_pairs, generator_key_pairs
 from ddgan.official import (
-    PAPER_DISCRIMINATORS,
-    PAPER_GENERATORS,
     OfficialCheckpointError,
     build_discriminator,
     generator_kwargs_from_official_args,
@@ -28,6 +26,7 @@ from ddgan.official import (
     load_official_generator,
     to_official_state,
 )
+from ddgan.presets import PAPER_DISCRIMINATORS, PAPER_GENERATORS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LAYOUT = json.loads((FIXTURES / "official_layout.json").read_text())

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from ddgan.checkpoint import save_snapshot
 from ddgan.cli import main
-from ddgan.methods import build_method
+from ddgan.core.checkpoint import save_snapshot
+from ddgan.core.methods import build_method
 from ddgan.presets import mixture25_ddgan, stacked_digits_ddgan
 
 SCALE = 2.0

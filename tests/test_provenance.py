@@ -1,7 +1,7 @@
 """git_commit: the commit recorded with every result says whether the code that ran differs from it."""
 import subprocess
 
-from ddgan.provenance import git_commit
+from ddgan.core.provenance import git_commit
 
 
 def git(root, *args):

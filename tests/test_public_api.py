@@ -5,12 +5,12 @@ import sys
 import pytest
 
 import ddgan
+from ddgan.core.methods import build_method
+from ddgan.core.trainer import train
 from ddgan.evaluate import evaluate
-from ddgan.methods import build_method
 from ddgan.official import load_official_generator
 from ddgan.presets import get_preset
 from ddgan.sampling import load_sampler
-from ddgan.trainer import train
 
 
 def test_api_names_are_the_package_functions():

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 import ddgan
-from ddgan import registry
-from ddgan.methods import Method
+from ddgan.core import registry
+from ddgan.core.methods import Method
 
 CENTRE, SPREAD = np.array([0.5, -0.25]), 0.1
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from baselines.presets import cifar10_config
-from ddgan.checkpoint import save_snapshot
+from ddgan.core.checkpoint import save_snapshot
 from ddgan.datasets import open_prepared, prepare
 from ddgan.datasets.folder import prepare_folder
 from ddgan.presets import get_preset

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from baselines.presets import cifar10_config
-from ddgan.config import ConfigError
+from ddgan.core.config import ConfigError
 from ddgan.datasets import PreparedDatasetError, check_archive, get_spec
 from ddgan.nets import build_network
 from ddgan.presets import get_preset

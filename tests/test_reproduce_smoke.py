@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ddgan.core.trainer import train
 from ddgan.presets import get_preset
-from ddgan.trainer import train
 from reproduce import run as reproduce_run
 from reproduce.profiles import SMOKE_SAMPLES, SMOKE_SAMPLING_STEPS, SMOKE_TIME_BATCH, make_profile
 

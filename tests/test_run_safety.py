@@ -15,10 +15,10 @@ import pytest
 import torch
 
 from ddgan.cli import main
-from ddgan.config import validate
+from ddgan.core.config import validate
+from ddgan.core.run_dir import LOCK_FILE
+from ddgan.core.trainer import STATE_FILE, train
 from ddgan.presets import mixture25_ddgan
-from ddgan.run_dir import LOCK_FILE
-from ddgan.trainer import STATE_FILE, train
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = 400

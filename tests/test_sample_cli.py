@@ -6,8 +6,8 @@ import torch
 import torchvision
 from PIL import Image
 
-from ddgan.checkpoint import save_snapshot
-from ddgan.methods import build_method
+from ddgan.core.checkpoint import save_snapshot
+from ddgan.core.methods import build_method
 from ddgan.nets.ncsnpp import NCSNppGenerator
 from ddgan.official import to_official_state
 from ddgan.presets import paper_ddgan, stacked_digits_ddgan

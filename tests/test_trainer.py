@@ -4,11 +4,11 @@ import json
 import pytest
 import torch
 
-from ddgan.checkpoint import load_snapshot
 from ddgan.cli import main
-from ddgan.config import ConfigError
+from ddgan.core.checkpoint import load_snapshot
+from ddgan.core.config import ConfigError
+from ddgan.core.trainer import STATE_FILE, Trainer, train
 from ddgan.presets import mixture25_ddgan, stacked_digits_ddgan
-from ddgan.trainer import STATE_FILE, Trainer, train
 
 
 def small_config(steps=24):
@@ -126,7 +126,7 @@ def test_image_method_trains_through_the_same_loop(tmp_path):
 
 
 def test_warmup_clipping_and_weight_decay_are_applied(tmp_path):
-    from ddgan.trainer import learning_rate
+    from ddgan.core.trainer import learning_rate
     optim = {"lr_schedule": "constant", "warmup_steps": 4, "lr_min": 0.0}
     assert [learning_rate(1.0, optim, s, 10, 1) for s in range(5)] == [0.25, 0.5, 0.75, 1.0, 1.0]
     config = small_config(steps=2)

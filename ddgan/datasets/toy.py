@@ -59,7 +59,7 @@ def stacked_digits(n, seed=0, split_seed=0):
 
 
 def mixture25_training_array(data_config):
-    """The training points a run's data section names (size, seed), as registered in ddgan/catalog.py."""
+    """The training points a run's data section names (size, seed), as registered in ddgan/core/catalog.py."""
     return mixture25(data_config.get("size") or 100_000, data_config.get("seed", 0), mixture25_scale(data_config))[0]
 
 

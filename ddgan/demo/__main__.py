@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ddgan.core.provenance import git_commit, machine_description, now, slug
 from ddgan.datasets.toy import MIXTURE25_CENTRES, MIXTURE25_STD, digits_split, mixture25, stack_digits
 from ddgan.demo import figures, report
 from ddgan.demo.execute import CLASSIFIER_FILE, execute_run, is_trained
@@ -29,7 +30,6 @@ from ddgan.demo.scoring import score_stacked_digits
 from ddgan.metrics.digit_classifier import load_digit_classifier, save_digit_classifier, train_digit_classifier
 from ddgan.metrics.mode_coverage import mixture25_scores
 from ddgan.metrics.timing import time_sampling
-from ddgan.provenance import git_commit, machine_description, now, slug
 from ddgan.sampling import load_sampler
 
 PROFILE_NOTES = {

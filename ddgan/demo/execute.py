@@ -6,12 +6,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ddgan.core.provenance import slug
+from ddgan.core.sampler import Sampler
+from ddgan.core.trainer import train
 from ddgan.datasets.toy import to_original_units
 from ddgan.demo.scoring import score_stacked_digits
-from ddgan.metrics.mode_coverage import COVERED_FRACTION, mixture25_scores
 from ddgan.metrics.digit_classifier import load_digit_classifier
-from ddgan.provenance import slug
-from ddgan.trainer import train
+from ddgan.metrics.mode_coverage import COVERED_FRACTION, mixture25_scores
 
 CLASSIFIER_FILE = "digit_classifier.pt"   # in the demo's work folder
 SAMPLE_BATCH = 2000
@@ -19,10 +20,9 @@ SAMPLE_SEED = 0
 KEEP_FOR_FIGURES = {"mixture25": 5000, "stacked_digits": 64}
 
 
-def generate(method, net, n, options, seed=SAMPLE_SEED):
-    rng = torch.Generator().manual_seed(seed)
-    chunks = [method.sample(min(SAMPLE_BATCH, n - i), rng=rng, net=net, **options) for i in range(0, n, SAMPLE_BATCH)]
-    return torch.cat(chunks).clamp(-1.0, 1.0).numpy() if len(method.data_shape) == 3 else torch.cat(chunks).numpy()
+def generate(sampler, n, options, seed=SAMPLE_SEED):
+    """n samples (images clamped to [-1, 1], points in training units) drawn SAMPLE_BATCH at a time."""
+    return torch.cat([x.cpu() for _, x in sampler.batches(n, SAMPLE_BATCH, seed, **options)]).numpy()
 
 
 def score(dataset, samples, classifier):
@@ -63,6 +63,7 @@ def execute_run(run, root, classifier_path=None, threads=1):
     run_dir = Path(root) / run.dataset / run.key
     trainer, seconds = train_once(run, run_dir)
     classifier = load_digit_classifier(wait_for(classifier_path)) if run.dataset == "stacked_digits" else None
+    sampler = Sampler(trainer.method, trainer.ema.net, run.config, str(run_dir), trainer.step)
     rows = []
     for evaluation in run.evaluations:
         cached = run_dir / f"scores-{slug(evaluation.label)}.json"
@@ -72,8 +73,8 @@ def execute_run(run, root, classifier_path=None, threads=1):
         if previous and previous["key"] == key:   # scored before by this finished run: reuse
             rows.append({**previous["row"], "train_seconds": round(seconds, 1)})
             continue
-        samples = to_original_units(generate(trainer.method, trainer.ema.net, evaluation.n_samples,
-                                             evaluation.sample_options), run.config["data"])
+        samples = to_original_units(generate(sampler, evaluation.n_samples, evaluation.sample_options),
+                                    run.config["data"])
         np.save(run_dir / f"samples-{slug(evaluation.label)}.npy", samples[:KEEP_FOR_FIGURES[run.dataset]])
         rows.append({"dataset": run.dataset, "method": evaluation.label, "T": evaluation.num_timesteps,
                      "nfe": trainer.method.nfe(**evaluation.sample_options), "n_samples": evaluation.n_samples,

@@ -11,7 +11,7 @@ digits), the same data and the same trainer.
 from dataclasses import dataclass, field
 
 from baselines.presets import DEMO_DATASETS, DEMO_METHODS, DEMO_SAMPLING, DEMO_STEPS, demo_config
-from ddgan.methods import build_method
+from ddgan.core.methods import build_method
 from ddgan.presets import mixture25_ddgan, stacked_digits_ddgan
 
 DATASETS = DEMO_DATASETS

@@ -16,8 +16,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ddgan.core.provenance import file_sha256
 from ddgan.metrics.errors import MetricsError
-from ddgan.provenance import file_sha256
 
 
 def conv_block(channels_in: int, channels_out: int) -> list:

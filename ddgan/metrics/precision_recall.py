@@ -21,9 +21,9 @@ import torch
 import torchvision
 from tqdm import tqdm
 
+from ddgan.core.provenance import file_sha256
 from ddgan.metrics.errors import MetricsError, WeightsUnavailableError
 from ddgan.metrics.images import resize_bilinear_tf1
-from ddgan.provenance import file_sha256
 
 DEFAULT_K = 3
 VGG_SIZE = 224

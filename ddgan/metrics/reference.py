@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ddgan.core.provenance import now
 from ddgan.metrics.errors import MetricsError
 from ddgan.metrics.images import list_sample_images, read_images
-from ddgan.provenance import now
 
 DEFAULT_CACHE_DIR = Path(os.environ.get("DDGAN_CACHE", Path.home() / ".cache" / "ddgan")) / "reference"
 

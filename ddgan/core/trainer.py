@@ -24,17 +24,16 @@ from accelerate import Accelerator
 from accelerate.utils import broadcast_object_list, gather_object
 from tqdm.auto import tqdm
 
-from ddgan.checkpoint import (STATE_FORMAT, atomic_save, check_same_config, load_file,
-                              load_state_dict_checked, save_snapshot)
-from ddgan.config import ConfigError, validate, with_defaults
-from ddgan.ema import EMA
-from ddgan.interrupts import StopRequest, ignore_stop_signals
-from ddgan.methods import build_method
-from ddgan.options import suggestion
-from ddgan.run_dir import (EXTENSIONS_FILE, RunLock, append_jsonl, atomic_write_text, check_run_dir,
-                           cut_log)
-from ddgan.monitoring import TrainingMonitor, tracker_for
-from ddgan.training_data import StepBatches, load_training_array
+from ddgan.core.checkpoint import (STATE_FORMAT, atomic_save, check_same_config, load_file,
+                                   load_state_dict_checked, save_snapshot)
+from ddgan.core.config import ConfigError, validate, with_defaults
+from ddgan.core.interrupts import StopRequest, ignore_stop_signals
+from ddgan.core.methods import build_method
+from ddgan.core.monitoring import TrainingMonitor, tracker_for
+from ddgan.core.optimisation import Optimisation
+from ddgan.core.run_dir import (EXTENSIONS_FILE, RunLock, append_jsonl, atomic_write_text, check_run_dir,
+                                cut_log)
+from ddgan.core.training_data import StepBatches, load_training_array
 
 STATE_FILE = "training-state.pt"
 SNAPSHOT_FILE = "snapshot.pt"
@@ -79,17 +78,6 @@ def seed_everything(seed):
     torch.manual_seed(seed)
 
 
-def average_gradients(params, world_size):
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return
-    flat = torch._utils._flatten_dense_tensors(grads)
-    dist.all_reduce(flat)
-    flat.div_(world_size)
-    for grad, averaged in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
-        grad.copy_(averaged)
-
-
 class Trainer:
     """Builds everything a run needs from its config; `run()` trains to the configured length."""
 
@@ -115,23 +103,9 @@ class Trainer:
             raise ConfigError(str(error)) from None
 
         self.base_lr = optim["lr"]
-        self.optimizers = {}
-        for name, nets in self.method.optimizer_groups().items():
-            if name not in self.base_lr:
-                raise ConfigError(f"optim.lr has no learning rate for optimiser {name!r} (has {sorted(self.base_lr)})")
-            # a name may be dotted to select part of a network (e.g. "generator.decoder")
-            params = [p for net in nets for p in self.method.networks.get_submodule(net).parameters()]
-            # Adam as the paper; decoupled weight decay (AdamW) only when a config asks for it
-            adam = torch.optim.AdamW if optim["weight_decay"] else torch.optim.Adam
-            extra = {"weight_decay": optim["weight_decay"]} if optim["weight_decay"] else {}
-            # fused: one kernel for all parameters (several times faster per step on CPU and GPU)
-            self.optimizers[name] = adam(params, lr=self.base_lr[name], betas=tuple(optim["betas"]), fused=True,
-                                         **extra)
-        for name in sorted(set(self.base_lr) - set(self.optimizers)):
-            raise ConfigError(f"unknown key optim.lr.{name}: {self.method.describe()} has no optimiser {name!r}; "
-                              f"{suggestion(name, list(self.optimizers), 'optim.lr.')}"
-                              f"its optimisers are {', '.join(self.optimizers)}")
-        self.ema = EMA(self.method.networks[self.method.sampling_network], optim["ema_decay"])
+        self.optimisation = Optimisation(self.method, optim, world_size=self.world_size,
+                                         backward=self.accelerator.backward, autocast=self.accelerator.autocast)
+        self.optimizers, self.ema = self.optimisation.optimizers, self.optimisation.ema
 
         # data
         array = load_training_array(self.config["data"])
@@ -158,17 +132,6 @@ class Trainer:
         return steps, train["epochs"] or math.ceil(steps / self.steps_per_epoch)
 
     # ---------------------------------------------------------------- optimisation
-    def update(self, name, loss):
-        optimizer = self.optimizers[name]
-        optimizer.zero_grad(set_to_none=True)
-        self.accelerator.backward(loss)
-        params = [p for group in optimizer.param_groups for p in group["params"]]
-        if self.world_size > 1:
-            average_gradients(params, self.world_size)
-        if self.config["optim"]["grad_clip"]:
-            torch.nn.utils.clip_grad_norm_(params, self.config["optim"]["grad_clip"])
-        optimizer.step()
-
     def learning_rates(self, step, total_epochs=None):
         return {name: learning_rate(self.base_lr[name], self.config["optim"], step, self.steps_per_epoch,
                                     total_epochs or self.total_epochs) for name in self.optimizers}
@@ -342,9 +305,7 @@ class Trainer:
         self.method.train()
         for _, x_0 in loader:
             self.set_learning_rates(self.step)
-            with self.accelerator.autocast():
-                logs = self.method.training_step(x_0.to(self.device, non_blocking=True), self.step, self.update)
-            self.ema.update(self.method.networks[self.method.sampling_network])
+            logs = self.optimisation.step(x_0.to(self.device, non_blocking=True), self.step)
             self.step += 1
             bar.update(1)
             if self.step % train["log_every"] == 0 or self.step == end:

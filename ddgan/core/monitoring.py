@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from accelerate.utils import gather_object
 
-from ddgan.checkpoint import load_snapshot, save_snapshot
-from ddgan.config import ConfigError, flatten
-from ddgan.sample_grids import grid_sample_count, save_sample_picture
-from ddgan.sampler import Sampler
-from ddgan.training_scores import build_periodic_score
+from ddgan.core.checkpoint import load_snapshot, save_snapshot
+from ddgan.core.config import ConfigError, flatten
+from ddgan.core.sample_grids import grid_sample_count, save_sample_picture
+from ddgan.core.sampler import Sampler
+from ddgan.core.training_scores import build_periodic_score
 
 TRACKER_PROJECT = "tensorboard"       # accelerate writes TensorBoard events into <run_dir>/<project>/
 BEST_SNAPSHOT_FILE = "snapshot-best.pt"
@@ -35,7 +35,7 @@ GRID_COST_WARNING = 0.05
 def tracker_for(train):
     """The `log_with` of accelerate's Accelerator for train.log_with (None for none), once its package
     is known to be there, so a missing extra stops the run before any work starts (the values are
-    checked by the train section's schema, ddgan.config)."""
+    checked by the train section's schema, ddgan.core.config)."""
     name = train["log_with"]
     if name == "none":
         return None
@@ -184,10 +184,7 @@ class TrainingMonitor:
         return self.trainer.batches.per_process
 
     def draw(self, n, seed):
-        generator = torch.Generator(self.trainer.device).manual_seed(seed)
-        chunks = [self.sampler.sample(min(self.sample_batch(), n - i), generator)
-                  for i in range(0, n, self.sample_batch())]
-        return torch.cat(chunks)
+        return torch.cat([x for _, x in self.sampler.batches(n, self.sample_batch(), seed)])
 
     def sample_grid(self, step):
         x = self.draw(grid_sample_count(self.trainer.method.data_shape), self.train["seed"] + GRID_SEED_OFFSET)

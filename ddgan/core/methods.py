@@ -1,7 +1,7 @@
 """The interface every method implements, and the registry that builds one from a run config.
 
 A method is a small object that knows its networks, its loss (one training step) and its reverse
-process (sampling). The trainer (ddgan.trainer) and the evaluation code only talk to this
+process (sampling). The trainer (ddgan.core.trainer) and the evaluation code only talk to this
 interface, so DDGAN and every baseline share one training loop and one sampler entry point.
 """
 import abc
@@ -9,21 +9,25 @@ import abc
 import torch
 from torch import nn
 
-from ddgan import registry
+from ddgan.core import registry
+from ddgan.core.options import check_section
 from ddgan.nets import build_network
-from ddgan.options import check_section
 
 
 class Method(nn.Module, abc.ABC):
-    """Base class. Subclasses set `sampling_network` and `OPTIONS` and implement `training_step` and `sample`.
+    """Base class. Subclasses set `sampling_network`, `title` and `OPTIONS` and implement `training_step` and
+    `sample`.
 
-    OPTIONS: the keys of the config's method section (ddgan.options.Option, listed by `ddgan options NAME`);
+    title: the method's name in result tables, whatever its options (e.g. "VAE"; `describe()` adds them).
+
+    OPTIONS: the keys of the config's method section (ddgan.core.options.Option, listed by `ddgan options NAME`);
     `self.options` holds their values with the defaults filled in.
     networks: nn.ModuleDict built from config["networks"]; the trainer keeps an EMA copy of
     networks[sampling_network] and passes that copy to `sample` for evaluation.
     """
 
     sampling_network = None
+    title = None
     OPTIONS = ()
 
     def __init__(self, config, sampling_only=False):
@@ -77,7 +81,7 @@ class Method(nn.Module, abc.ABC):
 
 
 def method_class(name):
-    """The Method subclass registered as `name` (ddgan/registry.py)."""
+    """The Method subclass registered as `name` (ddgan/core/registry.py)."""
     if name not in registry.METHODS:
         raise ValueError(f"unknown method {name!r}; known methods: {', '.join(sorted(registry.METHODS.names()))}")
     return registry.METHODS.get(name)

@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ddgan.config import BOOKKEEPING_KEYS, LENGTH_KEYS, config_differences, flatten, validate
-from ddgan.options import ConfigError
+from ddgan.core.config import BOOKKEEPING_KEYS, LENGTH_KEYS, config_differences, flatten, validate
+from ddgan.core.options import ConfigError
 
 LOCK_FILE = "lock"
 EXTENSIONS_FILE = "extensions.jsonl"

@@ -7,8 +7,8 @@ import copy
 import inspect
 import json
 
-from ddgan.options import ConfigError, Option, bookkeeping_keys, check_section, suggestion
-from ddgan.training_data import DATA_OPTIONS, check_dataset
+from ddgan.core.options import ConfigError, Option, bookkeeping_keys, check_section, suggestion
+from ddgan.core.training_data import DATA_OPTIONS, check_dataset
 
 SECTIONS = ("method", "networks", "data", "optim", "train")
 
@@ -56,7 +56,7 @@ OPTIM_DEFAULTS = {o.name: o.default for o in OPTIM_OPTIONS if o.name != "lr"}
 
 # Keys that do not change what a run computes, so a resumed run may change them.
 BOOKKEEPING_KEYS = bookkeeping_keys(TRAIN_OPTIONS, "train.") | bookkeeping_keys(DATA_OPTIONS, "data.") | {"name"}
-# The length of a run: it may grow when a run is resumed (ddgan.trainer announces what that changes).
+# The length of a run: it may grow when a run is resumed (ddgan.core.trainer announces what that changes).
 LENGTH_KEYS = {"train.steps", "train.epochs"}
 
 
@@ -82,8 +82,8 @@ def validate(config):
     for section in SECTIONS:
         if not isinstance(config[section], dict):
             raise ConfigError(f"config section {section} must be a mapping, got {config[section]!r}")
-    from ddgan import registry
-    from ddgan.methods import method_class
+    from ddgan.core import registry
+    from ddgan.core.methods import method_class
     name = config["method"].get("name")
     if name not in registry.METHODS:
         known = registry.METHODS.names()
@@ -107,7 +107,7 @@ def validate(config):
 def check_network(spec, key):
     """A network spec names a registered architecture and only keywords its class takes (nested
     specs, e.g. a latent generator's denoiser, likewise)."""
-    from ddgan import registry
+    from ddgan.core import registry
     from ddgan.nets import network_class
     ARCHITECTURES = registry.ARCHITECTURES.names()
     if not isinstance(spec, dict) or "arch" not in spec:

@@ -6,7 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 # what the package writes as it runs: a change there does not make the code that ran differ from HEAD

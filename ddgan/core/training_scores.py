@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ddgan.config import ConfigError
+from ddgan.core.config import ConfigError
 
 DIGIT_DATASETS = ("stacked_digits", "stackedmnist")
 DEMO_CLASSIFIER = {"epochs": 40, "batch_size": 64}    # as the demo trains its classifier for the 8x8 digits

@@ -8,9 +8,9 @@ exactly the batches an uninterrupted run would.
 import numpy as np
 import torch
 
-from ddgan import registry
+from ddgan.core import registry
+from ddgan.core.options import ConfigError, Option, suggestion
 from ddgan.datasets.specs import DATASETS
-from ddgan.options import ConfigError, Option, suggestion
 
 TOY_SIZES = {"mixture25": 100_000, "stacked_digits": 60_000}
 PREPARED_DATASETS = tuple(DATASETS)

@@ -2,18 +2,22 @@
 knows, by name. Every other list of names (config checks, the CLI's choices, result labels) is
 derived from them.
 
-The entries live in catalogue modules, one per package that provides them (ddgan/catalog.py for
+The entries live in catalogue modules, one per package that provides them (ddgan/core/catalog.py for
 DDGAN and its networks, baselines/catalog.py for the baselines): plain dictionaries naming
 "module:attribute", so that nothing is imported before it is used and a catalogue imports nothing.
-Code (a test, a notebook, another package) can add entries with `register`. The layers of the code
-and what may import what are described in CONTRIBUTING.md.
+The package on top (ddgan/__init__.py) hands the catalogues over with `add_catalogues`, so that this
+framework names no higher layer. Code (a test, a notebook, another package) can add entries with
+`register`. The layers of the code and what may import what are described in CONTRIBUTING.md.
 """
 import importlib
 
-# Catalogues read on the first lookup. This names a higher layer (baselines) from the framework, by
-# name only; it goes when the framework moves into its own sub-package and the catalogues are read by
-# the application layer on top (issue 11).
-CATALOGUES = ("ddgan.catalog", "baselines.catalog")
+# Catalogue modules, read in this order on the first lookup after they were added.
+CATALOGUES = []
+
+
+def add_catalogues(*modules):
+    """Catalogue modules ("package.module") whose entries the registries hold from their next lookup on."""
+    CATALOGUES.extend(module for module in modules if module not in CATALOGUES)
 
 
 def resolve(target):
@@ -25,19 +29,19 @@ def resolve(target):
 
 
 class Registry:
-    """Name -> "module:attribute" (or the object itself), filled from the catalogues' `field` on first use."""
+    """Name -> "module:attribute" (or the object itself), filled from the catalogues' `field` on lookup."""
 
     def __init__(self, field):
         self.field = field
         self.entries = {}
-        self.loaded = False
+        self.catalogues_read = 0
 
     def load(self):
-        if not self.loaded:
-            self.loaded = True
-            for catalogue in CATALOGUES:
-                for name, target in getattr(importlib.import_module(catalogue), self.field, {}).items():
-                    self.register(name, target)
+        while self.catalogues_read < len(CATALOGUES):
+            catalogue = CATALOGUES[self.catalogues_read]
+            self.catalogues_read += 1
+            for name, target in getattr(importlib.import_module(catalogue), self.field, {}).items():
+                self.register(name, target)
         return self.entries
 
     def register(self, name, target):

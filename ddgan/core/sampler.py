@@ -1,6 +1,6 @@
 """The sampler interface every method shares: `Sampler` (a method with its EMA network, ready to
-generate; ddgan.sampling loads one from a file) and the one sampling loop of every discrete-time
-method (DDGAN, DDPM, DDIM, ...).
+generate; ddgan.sampling loads one from a file), the one sampling loop of every discrete-time
+method (DDGAN, DDPM, DDIM, ...) and the one seeded loop that draws many samples in batches.
 
 A method supplies its reverse step p_theta(x_prev | x, t); the loop walks the given steps from
 x_T. One network evaluation per step, so NFE = len(timesteps) for DDGAN.
@@ -16,6 +16,18 @@ def run_reverse_chain(reverse_step, x_T, timesteps):
         t = torch.full((len(x),), int(step), dtype=torch.long, device=x.device)
         x = reverse_step(x, t)
     return x
+
+
+def seeded_batches(sample, n, batch_size, seed, device=None):
+    """Yield (start index, batch) for n samples drawn by sample(count, generator), batch_size at a time.
+
+    One torch.Generator on `device`, seeded once, drives the batches in turn (the last one is
+    smaller when batch_size does not divide n), so the samples depend on the seed, the batch size
+    and the device only.
+    """
+    generator = torch.Generator(device=device).manual_seed(seed)
+    for start in range(0, n, batch_size):
+        yield start, sample(min(batch_size, n - start), generator)
 
 
 class Sampler:
@@ -55,3 +67,9 @@ class Sampler:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             x = self.method.sample(n, rng=generator, net=self.net, **options).float()
         return x.clamp_(-1.0, 1.0) if self.is_image else x
+
+    def batches(self, n, batch_size, seed, **options):
+        """(start index, batch) for n samples, batch_size at a time, from one generator seeded once
+        on the sampler's device (`seeded_batches`); `options` go to `sample`."""
+        return seeded_batches(lambda count, generator: self.sample(count, generator, **options), n, batch_size,
+                              seed, self.device)
