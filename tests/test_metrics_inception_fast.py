@@ -89,13 +89,20 @@ def photo_activations(eager):
     return pooled[:16], pooled[16:], per_position[0], per_position[1]
 
 
-@pytest.mark.parametrize("kind", ["pool3, singular covariances", "positions, full rank"])
+@pytest.mark.parametrize("kind", ["pool3, singular covariances", "positions, full rank",
+                                  "singular against full rank", "rank 199 against full rank"])
 def test_frechet_distance_equals_clean_fid_on_real_inception_statistics(photo_activations, kind):
+    """Every path of the eigenvalue computation: both covariances singular (pivoted factor), both full
+    rank (Cholesky factor, triangular products), one of low rank (its pivoted factor), one of rank above
+    half the dimension (the other's Cholesky factor)."""
     china_pooled, flower_pooled, china_positions, flower_positions = photo_activations
-    china, flower = (china_pooled, flower_pooled) if kind.startswith("pool3") else (china_positions, flower_positions)
+    china, flower, ranks = {"pool3, singular covariances": (china_pooled, flower_pooled, (15, 15)),
+                            "positions, full rank": (china_positions, flower_positions, (256, 256)),
+                            "singular against full rank": (china_pooled, flower_positions, (15, 256)),
+                            "rank 199 against full rank": (china_positions[::5][:200], flower_positions,
+                                                           (199, 256))}[kind]
     stats_china, stats_flower = fid.feature_statistics(china), fid.feature_statistics(flower)
-    rank = np.linalg.matrix_rank(stats_china[1])
-    assert rank == (15 if kind.startswith("pool3") else 256)
+    assert (np.linalg.matrix_rank(stats_china[1]), np.linalg.matrix_rank(stats_flower[1])) == ranks
     for a, b in ((stats_china, stats_flower), (stats_flower, stats_china), (stats_china, stats_china)):
         theirs = float(cleanfid_frechet_distance(*a, *b))
         ours = fid.frechet_distance(*a, *b)

@@ -32,6 +32,16 @@ from ddgan.metrics.reference import DEFAULT_CACHE_DIR, Reference, as_rgb_nhwc, c
 PROTOCOLS = tuple(CLEANFID_MODES)
 
 
+def cholesky_factor(sigma: np.ndarray) -> tuple[np.ndarray | None, int]:
+    """(L, 0) with L L^T = sigma, L lower triangular, for a numerically positive definite sigma;
+    (None, k) when the plain Cholesky factorisation breaks down at its k-th pivot (1-based), which
+    for a covariance of fewer images than dimensions happens near its rank."""
+    factor, info = scipy.linalg.lapack.dpotrf(sigma, lower=1, clean=1)
+    if info < 0:
+        raise MetricsError(f"the Cholesky factorisation rejected argument {-info} of a covariance")
+    return (factor, 0) if info == 0 else (None, info)
+
+
 def psd_factor(sigma: np.ndarray) -> np.ndarray:
     """B (n, rank) with B B^T = sigma, for a positive semi-definite sigma of any rank: a pivoted
     Cholesky factorisation, so the covariance of fewer than n + 1 images costs little."""
@@ -46,21 +56,37 @@ def psd_factor(sigma: np.ndarray) -> np.ndarray:
     return b
 
 
+def congruence_eigenvalues(sigma1: np.ndarray, sigma2: np.ndarray) -> torch.Tensor:
+    """The eigenvalues of B^T S B, where B B^T is one of the covariances and S the other (its
+    nonzero ones are those of sigma1 sigma2), with the factor that costs least:
+    - a covariance of few images (its plain Cholesky factorisation breaks down before half the
+      dimension, near its rank): its pivoted factor B (n, rank), so B^T S B is only rank x rank;
+    - otherwise the triangular Cholesky factor L of a positive definite one, and L^T S L by two
+      triangular products, half the work of two general ones (S of any rank);
+    - both singular: the pivoted factor of the one that broke down first."""
+    n, sigmas = len(sigma1), (sigma1, sigma2)
+    factors = [cholesky_factor(sigma) for sigma in sigmas]
+    breakdowns = [info for _, info in factors]
+    earliest = int(np.argmin([info or n + 1 for info in breakdowns]))
+    if all(breakdowns) or 0 < breakdowns[earliest] <= n // 2:
+        b = torch.from_numpy(psd_factor(sigmas[earliest]))
+        return torch.linalg.eigvalsh(b.mT @ torch.from_numpy(sigmas[1 - earliest]) @ b)
+    side = breakdowns.index(0)
+    lower, other = factors[side][0], sigmas[1 - side]
+    product = scipy.linalg.blas.dtrmm(1.0, lower, other, side=1, lower=1)                 # S L
+    product = scipy.linalg.blas.dtrmm(1.0, lower, product, side=0, lower=1, trans_a=1)   # L^T S L
+    return torch.linalg.eigvalsh(torch.from_numpy(product))
+
+
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
     """Tr (sigma1 sigma2)^(1/2) of two covariances, in float64.
 
     With sigma1 = B B^T, sigma1 sigma2 has the nonzero eigenvalues of the symmetric B^T sigma2 B, so
-    the trace is the sum of their square roots. The factor of lower rank is used (the smaller matrix).
+    the trace is the sum of their square roots (congruence_eigenvalues picks the cheaper factor).
     Eigenvalues below zero by rounding count as zero, as the real part clean-fid keeps of sqrtm; clearly
     negative ones (a matrix that is no covariance) raise, like clean-fid's check of imaginary parts.
     """
-    b, other = psd_factor(sigma1), sigma2
-    if b.shape[1] == len(sigma1):
-        b2 = psd_factor(sigma2)
-        if b2.shape[1] < b.shape[1]:
-            b, other = b2, sigma1
-    b = torch.from_numpy(b)
-    eigenvalues = torch.linalg.eigvalsh(b.mT @ torch.from_numpy(other) @ b)
+    eigenvalues = congruence_eigenvalues(sigma1, sigma2)
     if len(eigenvalues) and eigenvalues.min() < -1e-6:
         raise MetricsError(f"the covariances' product has eigenvalue {eigenvalues.min().item():.3g} < 0 "
                            f"(its square root would be imaginary, > 1e-3): they are not covariance matrices")
