@@ -232,8 +232,11 @@ def sample_grid(sampler, options: dict, path: Path, seed: int = 0) -> str:
 
 def data_grid(images: np.ndarray, path: Path, seed: int = 0) -> str:
     """An 8x8 grid of training images drawn at random."""
-    chosen = np.sort(np.random.default_rng(seed).choice(len(images), min(len(images), GRID_SIDE * GRID_SIDE),
-                                                        replace=False))
+    chosen = np.random.default_rng(seed).choice(len(images), min(len(images), GRID_SIDE * GRID_SIDE), replace=False)
+    # stored arrays are read in increasing index order, then put back in the random order (prepared
+    # sets are often sorted by class, which an index-ordered grid would show in bands)
+    ascending = np.sort(chosen)
+    drawn = np.asarray(images[ascending])[np.searchsorted(ascending, chosen)]
     path.parent.mkdir(parents=True, exist_ok=True)
-    tile(np.asarray(images[chosen])).save(path)
+    tile(drawn).save(path)
     return str(path)

@@ -47,3 +47,20 @@ def test_bench_writes_json_and_markdown_named_by_device(tmp_path, capsys):
     markdown = json_path.with_suffix(".md").read_text()
     assert "| sample 3 images, DDGAN T=4 (NFE 4) |" in markdown and "R1 every 15 steps" in markdown
     assert markdown in capsys.readouterr().out
+
+
+def test_training_profile_compares_memory_formats_on_the_same_step(tmp_path):
+    """Both variants time the trainer's step on the cpu profile's networks, and the profiler's
+    components account for the convolutions of each."""
+    from reproduce.profile_training import main as profile_main
+    assert profile_main(["--batch", "4", "--repeats", "1", "--threads", "1", "--out", str(tmp_path)]) == 0
+    (json_path,) = tmp_path.glob("training-profile-cpu-*-1t.json")
+    results = json.loads(json_path.read_text())
+    assert results["config"]["networks"]["generator"]["arch"] == "conv_unet"
+    assert results["variants"] == ["contiguous", "channels_last"]
+    for variant in results["variants"]:
+        assert results["timings"][f"r1_step/{variant}"]["repeats"] == 1
+        groups = results["profiles"][variant]["groups"]
+        assert groups["convolutions (incl. FIR resampling, which runs as depthwise conv2d)"] > 0
+    markdown = json_path.with_suffix(".md").read_text()
+    assert "channels_last vs contiguous" in markdown and "| amortised (s) |" in markdown

@@ -88,11 +88,12 @@ def place_labels(ax, points, labels, colour="black", placed=None):
         fx, fy = to_axes.transform((x, y))
         right = fx > 0.65
         w = len(label) * 4.3 * ax.figure.dpi / 72 / width
-        left_edge = fx - 0.01 - w if right else fx + 0.01
+        left_edge = fx - 0.015 - w if right else fx + 0.015   # clear of the marker itself
         for shift in (0, -1, 1, -2, 2, -3, 3, -4, 4, -5, 5, -6):
             bottom = fy + 0.005 + shift * line
             box = (left_edge, bottom, left_edge + w, bottom + line)
-            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+            inside = 0 <= box[1] and box[3] <= 1    # above the axes a label would cover the title
+            if inside and not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
                 break
         placed.append(box)
         ax.annotate(label, (x, y), xytext=(box[0], box[1]), textcoords="axes fraction", fontsize=6.5, color=colour,
@@ -115,8 +116,16 @@ def trilemma_panel(ax, rows, x_key, x_label, modes, norm, log_x=False):
         ax.set_xscale("log")
         ax.invert_xaxis()
     ax.grid(alpha=0.3)
-    placed = place_labels(ax, [(r[x_key], r["modes"]) for r in models], [r["method"] for r in models])
+    placed = marker_boxes(ax, [(r[x_key], r["modes"]) for r in models + references])   # labels avoid markers too
+    place_labels(ax, [(r[x_key], r["modes"]) for r in models], [r["method"] for r in models], placed=placed)
     place_labels(ax, [(r[x_key], r["modes"]) for r in references], [r["method"] for r in references], "0.35", placed)
+
+
+def marker_boxes(ax, points, half_size=0.012):
+    """A small square (axes units) around each plotted point, as boxes place_labels keeps clear."""
+    to_axes = ax.transData + ax.transAxes.inverted()
+    return [(fx - half_size, fy - half_size, fx + half_size, fy + half_size)
+            for fx, fy in (to_axes.transform(point) for point in points)]
 
 
 def trilemma_chart(rows_by_dataset, path):
