@@ -91,11 +91,11 @@ def make_training_step(config, device, batch, *, channels_last=False, bf16=False
     whether R1 applies (step % lazy_reg == 0)."""
     torch.manual_seed(seed)
     method = build_method(config).to(device)
+    # the layout first, so that the EMA copy shares it (as train.channels_last does in the trainer)
+    method.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     optimisation = Optimisation(method, config["optim"], fused=fused_adam,
                                 autocast=partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=bf16))
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    method.to(memory_format=memory_format)
-    x_0 = (torch.rand(batch, *config["data"]["shape"], device=device) * 2 - 1).contiguous(memory_format=memory_format)
+    x_0 = torch.rand(batch, *config["data"]["shape"], device=device) * 2 - 1   # as the trainer: batches as loaded
     if compile:
         # the generator only: R1 differentiates D twice, which compiled graphs do not support
         method.networks[method.sampling_network] = torch.compile(method.networks[method.sampling_network])

@@ -125,6 +125,40 @@ def test_image_method_trains_through_the_same_loop(tmp_path):
     assert sample.shape == (5, 3, 8, 8) and sample.abs().max() <= 1
 
 
+def test_channels_last_training_computes_the_same_run_and_resumes(tmp_path):
+    """train.channels_last changes the layout only: the first step's losses agree with the default
+    layout to float rounding, the weights stay within Adam's step size of them through R1 and plain
+    steps, and the state resumes into channels_last."""
+    def digits_config(channels_last, steps=6):
+        config = stacked_digits_ddgan(steps=steps)
+        config["networks"]["generator"]["base_channels"] = 8
+        config["networks"]["discriminator"]["base_channels"] = 8
+        config["method"]["lazy_reg"] = 3
+        config["data"]["size"] = 256
+        config["train"].update(batch_size=16, channels_last=channels_last, sample_every=None, log_every=1)
+        return config
+
+    default = train(digits_config(False), tmp_path / "default", progress=False)
+    trainer = train(digits_config(True), tmp_path / "channels-last", progress=False)
+    weights = [p for p in trainer.ema.net.parameters() if p.dim() == 4]
+    assert weights and all(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+                           for p in weights if p.shape[2:] != (1, 1))
+    # the first step's losses: the same weights and batch in either layout (later steps drift apart by
+    # more than rounding: Adam's first updates are +-lr even for gradients that are rounding noise) ...
+    logs = [[json.loads(line) for line in (tmp_path / name / "log.jsonl").read_text().splitlines()]
+            for name in ("default", "channels-last")]
+    assert [row["step"] for row in logs[0]] == [row["step"] for row in logs[1]] == list(range(1, 7))
+    for key in ("loss_d_real", "loss_d_fake", "loss_g"):
+        assert logs[1][0][key] == pytest.approx(logs[0][0][key], rel=1e-5), key
+    # ... and the weights: Adam moves each by at most ~lr a step, so rounding differences stay below that
+    ours, theirs = parameters(trainer), parameters(default)
+    bound = 2 * 6 * max(digits_config(False)["optim"]["lr"].values())
+    assert max((ours[key] - theirs[key]).abs().max().item() for key in theirs if theirs[key].is_floating_point()) < bound
+    resumed = train(digits_config(True, steps=8), tmp_path / "channels-last", progress=False)
+    assert resumed.step == 8
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in resumed.method.parameters() if p.dim() == 4)
+
+
 def test_warmup_clipping_and_weight_decay_are_applied(tmp_path):
     from ddgan.core.trainer import learning_rate
     optim = {"lr_schedule": "constant", "warmup_steps": 4, "lr_min": 0.0}

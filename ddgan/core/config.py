@@ -22,6 +22,9 @@ TRAIN_OPTIONS = (
     Option("seed", int, 0, min=0, help="seeds initial weights, batches and every process's randomness"),
     Option("mixed_precision", str, "no", choices=("no", "bf16"),
            help="bf16 autocast; fp16 loss scaling is not supported with the R1 gradient penalty, use bf16"),
+    Option("channels_last", bool, False,
+           help="image networks and batches in the channels_last memory format: the same computation to float "
+                "rounding, 1.1x faster for the small conv networks on a 2-core CPU (python -m reproduce.profile_training)"),
     Option("log_every", int, 50, min=1, bookkeeping=True, help="steps between rows of log.jsonl"),
     Option("checkpoint_every", int, 1000, min=1, bookkeeping=True,
            help="steps between saves of the training state and snapshot"),

@@ -102,6 +102,12 @@ class Trainer:
         except ValueError as error:      # a method's own consistency checks (e.g. which networks it needs)
             raise ConfigError(str(error)) from None
 
+        # before the optimisers and the EMA copy exist, so that they share the layout; batches stay as
+        # they are, so that noise drawn like them (randn_like) is the same stream in either layout
+        self.memory_format = (torch.channels_last if train["channels_last"] and len(self.config["data"]["shape"]) == 3
+                              else torch.contiguous_format)
+        self.method.to(memory_format=self.memory_format)
+
         self.base_lr = optim["lr"]
         self.optimisation = Optimisation(self.method, optim, world_size=self.world_size,
                                          backward=self.accelerator.backward, autocast=self.accelerator.autocast)
