@@ -93,14 +93,16 @@ class Pipelines:
 
 
 def run_bench(sample_images, reference_images, *, protocol="clean", batch_size=100, repeats=3, warmup=True,
-              progress=print, after_round=None) -> dict:
+              cached=None, progress=print, after_round=None) -> dict:
     """The timings of `repeats` rounds; after_round(results so far) is called after each round, so a
-    run cut short on a busy machine still leaves its finished rounds."""
+    run cut short on a busy machine still leaves its finished rounds. cached: the (mu, sigma) that (a)
+    measures against (default: those of the reference images)."""
     pipelines = Pipelines(protocol, batch_size)
     with tempfile.TemporaryDirectory(prefix="bench-fid-") as scratch:
         samples = folder_of(sample_images, Path(scratch) / "samples")
         reference = folder_of(reference_images, Path(scratch) / "reference")
-        cached = fid.feature_statistics(pipelines.features("ddgan", reference))   # the cached statistics
+        if cached is None:
+            cached = fid.feature_statistics(pipelines.features("ddgan", reference))
         if warmup:
             for name in PIPELINES:
                 pipelines.features(name, samples[:8])
@@ -148,7 +150,8 @@ def markdown(results, command: str) -> str:
     lines = [f"# FID pipeline speed on {results['device']}", "",
              f"commit `{results['commit']}`, {results['date']}, torch {results['torch']}, {results['threads']} torch "
              f"thread(s), protocol `{results['protocol']}`, batch {results['batch_size']}; "
-             f"{results['samples']} sample PNGs, {results['reference']} reference PNGs. Wall clock, "
+             f"{results['samples']} sample PNGs, {results['reference']} reference PNGs; (a) against "
+             f"{results.get('cached_statistics', 'the statistics of the reference images')}. Wall clock, "
              f"{t['fid/ddgan']['repeats']} interleaved round(s); median (min–max).", "",
              f"Command: `{command}`", "",
              "| measurement | ddgan | before | clean-fid | ddgan vs before | ddgan vs clean-fid |",
@@ -182,6 +185,9 @@ def parse_args(argv=None):
     parser.add_argument("--reference", type=int, default=10000, help="reference images for (b) (default 10000)")
     parser.add_argument("--images", help="uint8 images for the samples (.npy, .npz[:key]); default photo crops")
     parser.add_argument("--reference-images", help="uint8 images for the reference; default other photo crops")
+    parser.add_argument("--reference-statistics", metavar="NPZ",
+                        help="cached statistics (mu, sigma) for (a), e.g. those ddgan eval cached for a dataset; "
+                             "default: the statistics of the reference images")
     parser.add_argument("--protocol", choices=fid.PROTOCOLS, default="clean")
     parser.add_argument("--batch-size", type=int, default=100, help="ddgan's and 'before' batch (ddgan eval's default)")
     parser.add_argument("--repeats", type=int, default=3)
@@ -198,13 +204,22 @@ def main(argv=None):
     stem = Path(args.out) / f"fid-pipeline-cpu-{slug(machine(torch.device('cpu'))['cpu'])}-{torch.get_num_threads()}t"
     stem.parent.mkdir(parents=True, exist_ok=True)
 
+    against = args.reference_statistics or f"the statistics of the {args.reference} reference images"
+
     def write(results):
+        results["cached_statistics"] = against
         stem.with_suffix(".json").write_text(json.dumps(dict(results, command=command), indent=2) + "\n")
         stem.with_suffix(".md").write_text(markdown(results, command))
 
+    cached = None
+    if args.reference_statistics:
+        cached = fid.load_statistics_file(args.reference_statistics)
+        if cached is None:
+            raise SystemExit(f"bench_fid: error: {args.reference_statistics} holds no FID statistics (mu, sigma)")
     results = run_bench(images_from(args.images, args.samples, seed=1),
                         images_from(args.reference_images, args.reference, seed=2), protocol=args.protocol,
-                        batch_size=args.batch_size, repeats=args.repeats, after_round=write)
+                        batch_size=args.batch_size, repeats=args.repeats, cached=cached, after_round=write)
+    write(results)
     print(markdown(results, command))
     print(f"written: {stem}.json and {stem}.md")
     return 0

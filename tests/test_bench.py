@@ -64,3 +64,4 @@ def test_training_profile_compares_memory_formats_on_the_same_step(tmp_path):
         assert groups["convolutions (incl. FIR resampling, which runs as depthwise conv2d)"] > 0
     markdown = json_path.with_suffix(".md").read_text()
     assert "channels_last vs contiguous" in markdown and "| amortised (s) |" in markdown
+
