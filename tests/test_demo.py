@@ -91,3 +91,21 @@ def test_finished_only_tables_list_the_runs_still_training(tmp_path):
     assert rows["uniform noise"]["modes"] == "0" and rows["data (held-out samples)"]["modes"] == "25"
     assert "NOT FINISHED" in (out / "summary.md").read_text() and "mixture25/vae" in (out / "summary.md").read_text()
     assert not (work / "mixture25" / "vae" / "demo-training.json").exists()   # nothing was trained
+
+
+def test_a_demo_worker_whose_parent_is_gone_stops_itself():
+    """stop_when_orphaned SIGTERMs its own process once os.getppid() is no longer the demo's main
+    process (here: a pid that never was the parent), so the trainer's handler saves and exits."""
+    import subprocess
+    import sys
+    script = ("import os, signal, sys, time\n"
+              "signal.signal(signal.SIGTERM, lambda *_: (print('stopped by SIGTERM'), sys.exit(143)))\n"
+              "from ddgan.demo.execute import stop_when_orphaned\n"
+              "stop_when_orphaned(os.getppid() + 100000, poll_seconds=0.05)\n"
+              "time.sleep(30)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=25)
+    assert done.returncode == 143 and "stopped by SIGTERM" in done.stdout
+    script_with_parent = script.replace("os.getppid() + 100000", "os.getppid()").replace("time.sleep(30)",
+                                                                                        "time.sleep(0.5)")
+    done = subprocess.run([sys.executable, "-c", script_with_parent], capture_output=True, text=True, timeout=25)
+    assert done.returncode == 0 and "stopped" not in done.stdout

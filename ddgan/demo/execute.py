@@ -1,5 +1,9 @@
 """Train one demo run and score its samples (runs in a worker process, one thread by default)."""
+import functools
 import json
+import os
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -57,8 +61,22 @@ def train_once(run, run_dir):
     return trainer, record["seconds"]
 
 
+@functools.cache   # one watcher per worker process, however many runs it executes
+def stop_when_orphaned(parent_pid, poll_seconds=5.0):
+    """SIGTERM this process once its parent is gone (a demo stopped by a signal to its main process
+    only, or killed): the trainer then saves and exits instead of training on unseen, with nobody to
+    take its result."""
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(poll_seconds)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, daemon=True, name="stop-when-orphaned").start()
+
+
 def execute_run(run, root, classifier_path=None, threads=1):
     """Train `run`, sample every evaluation, score it; returns one result row per evaluation."""
+    stop_when_orphaned(os.getppid())
     torch.set_num_threads(threads)
     run_dir = Path(root) / run.dataset / run.key
     trainer, seconds = train_once(run, run_dir)
