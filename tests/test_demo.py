@@ -109,3 +109,32 @@ def test_a_demo_worker_whose_parent_is_gone_stops_itself():
                                                                                         "time.sleep(0.5)")
     done = subprocess.run([sys.executable, "-c", script_with_parent], capture_output=True, text=True, timeout=25)
     assert done.returncode == 0 and "stopped" not in done.stdout
+
+
+def test_an_interrupted_demo_run_saves_and_stops_without_scores(tmp_path):
+    """SIGTERM during a demo run's training: the trainer saves, the worker exits 143 and writes no
+    scores for the unfinished run, and its record says how far it got (the next demo resumes it)."""
+    import json
+    import subprocess
+    import sys
+    script = f"""
+import os, signal, threading, time
+from pathlib import Path
+from ddgan.demo.execute import execute_run
+from ddgan.demo.plan import demo_runs
+run = next(r for r in demo_runs("smoke", ["mixture25"]) if r.key == "ddgan-T4")
+run.config["train"].update(steps=100000, log_every=5)
+log = Path({str(tmp_path)!r}) / "mixture25" / "ddgan-T4" / "log.jsonl"
+def stop():
+    while not log.exists():
+        time.sleep(0.05)
+    os.kill(os.getpid(), signal.SIGTERM)
+threading.Thread(target=stop, daemon=True).start()
+execute_run(run, {str(tmp_path)!r})
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 143, done.stderr[-2000:]
+    run_dir = tmp_path / "mixture25" / "ddgan-T4"
+    record = json.loads((run_dir / "demo-training.json").read_text())
+    assert 5 <= record["steps"] < 100000 and (run_dir / "training-state.pt").exists()
+    assert not list(run_dir.glob("scores-*.json"))

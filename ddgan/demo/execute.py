@@ -58,6 +58,8 @@ def train_once(run, run_dir):
     if trainer.step != record["steps"]:   # trained (or resumed) now; a finished run only reloads
         record = {"seconds": record["seconds"] + time.time() - started, "steps": trainer.step}
         record_path.write_text(json.dumps(record))
+    if trainer.interrupted:   # stopped by a signal with its state saved: the next demo resumes it; no scores now
+        raise SystemExit(128 + trainer.interrupted)
     return trainer, record["seconds"]
 
 
