@@ -89,7 +89,7 @@ def place_labels(ax, points, labels, colour="black", placed=None):
         right = fx > 0.65
         w = len(label) * 4.3 * ax.figure.dpi / 72 / width
         left_edge = fx - 0.015 - w if right else fx + 0.015   # clear of the marker itself
-        for shift in (0, -1, 1, -2, 2, -3, 3, -4, 4, -5, 5, -6):
+        for shift in [0] + [s for k in range(1, 13) for s in (-k, k)]:
             bottom = fy + 0.005 + shift * line
             box = (left_edge, bottom, left_edge + w, bottom + line)
             inside = 0 <= box[1] and box[3] <= 1    # above the axes a label would cover the title
