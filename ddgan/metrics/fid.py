@@ -95,8 +95,9 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
 
 def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     """The Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2), equal to clean-fid's
-    frechet_distance (to 1e-6 relative, as tested): for 2048-d full-rank statistics about 1.5 s of one
-    CPU core (clean-fid's sqrtm: 20-40 s), well under a second when one side holds few images.
+    frechet_distance (to 1e-6 relative, as tested): 2,000 samples against 10,000-image 2048-d statistics
+    take about 1 s on 2 CPU threads (median of 10, 0.82-1.79 s; clean-fid's sqrtm: 15-17 s), much less
+    when one side holds few images.
 
     As clean-fid, a non-finite trace is retried with eps added to both diagonals."""
     mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
