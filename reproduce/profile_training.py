@@ -48,11 +48,11 @@ def group_of(name: str) -> str:
     return next((group for fragment, group in GROUPS.items() if fragment in lowered), "other elementwise")
 
 
-def operator_profile(optimisation, x_0, device, lazy_reg) -> tuple[dict, list]:
+def operator_profile(optimisation, x_0) -> tuple[dict, list]:
     """Self CPU seconds per component and the top operators, over one R1 step and one plain step."""
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         optimisation.step(x_0, 0)
-        optimisation.step(x_0, 1 if lazy_reg else 0)
+        optimisation.step(x_0, 1)
     ops = sorted(({"op": e.key, "self_cpu_s": e.self_cpu_time_total / 1e6, "calls": e.count}
                   for e in prof.key_averages()), key=lambda op: -op["self_cpu_s"])
     groups = {}
@@ -78,7 +78,7 @@ def run_profile(networks="cpu", batch=64, variants=tuple(VARIANTS), repeats=5, w
             f"{name} {seconds[f'r1_step/{name}'][-1]:.3f} + {seconds[f'plain_step/{name}'][-1]:.3f} s" for name in variants))
     profiles = {}
     for name, (optimisation, x_0) in steps.items():
-        groups, ops = operator_profile(optimisation, x_0, device, lazy_reg)
+        groups, ops = operator_profile(optimisation, x_0)
         profiles[name] = {"groups": groups, "ops": ops}
     timings = {key: summarize(value) for key, value in seconds.items()}
     for name in variants:   # the iteration a run pays on average: one R1 step per lazy_reg steps
