@@ -36,6 +36,28 @@ def test_stacked_digits_are_three_labelled_digits():
     assert labels.max() < 1000 and len(np.unique(labels)) > 40
 
 
+def test_digit_figure_shows_each_sample_as_its_three_digits_in_grey_apart():
+    from ddgan.demo.figures import DIGIT_GAP, SAMPLE_GAP, SEPARATOR_GREY, digit_triples
+    images = np.full((4, 3, 8, 8), -1.0)
+    for i in range(4):
+        for channel in range(3):   # a different level per sample and digit, in [-1, 1]
+            images[i, channel] = -1 + (3 * i + channel + 1) / 6
+    u = 2
+    grid = digit_triples(images, cols=3, upscale=u)
+    tile_w = 3 * 8 * u + 2 * DIGIT_GAP
+    assert grid.shape == (2 * 8 * u + SAMPLE_GAP, 3 * tile_w + 2 * SAMPLE_GAP)
+    for i in range(4):
+        row, col = divmod(i, 3)
+        top, left = row * (8 * u + SAMPLE_GAP), col * (tile_w + SAMPLE_GAP)
+        for channel in range(3):
+            x = left + channel * (8 * u + DIGIT_GAP)
+            np.testing.assert_allclose(grid[top:top + 8 * u, x:x + 8 * u], (3 * i + channel + 1) / 12)
+            if channel < 2:      # black between the digits of a sample
+                np.testing.assert_array_equal(grid[top:top + 8 * u, x + 8 * u:x + 8 * u + DIGIT_GAP], 0)
+    assert np.all(grid[8 * u:8 * u + SAMPLE_GAP] == SEPARATOR_GREY)     # grey between rows of samples
+    assert np.all(grid[8 * u + SAMPLE_GAP:, tile_w + SAMPLE_GAP:] == SEPARATOR_GREY)   # the empty slots
+
+
 def test_smoke_profile_writes_every_table_and_figure(tmp_path):
     out = tmp_path / "out"
     assert main(["--profile", "smoke", "--out", str(out), "--work", str(tmp_path / "work"), "--jobs", "2"]) == 0

@@ -13,13 +13,16 @@ from ddgan.datasets.toy import MIXTURE25_CENTRES, MIXTURE25_STD  # noqa: E402
 from ddgan.metrics.mode_coverage import HIGH_QUALITY_STDS  # noqa: E402
 
 GRID_LIMIT = 5.5        # the 25-Gaussians' axes: centres at -4..4
-DIGIT_UPSCALE = 4       # 8x8 digits drawn as 32x32 blocks of pixels (nearest), no gaps between samples
+DIGIT_UPSCALE = 4       # 8x8 digits drawn as 32x32 blocks of pixels (nearest)
+DIGIT_SAMPLES_SHOWN = 24  # per method: 8 rows of 3 samples, 3 digits each
+DIGIT_GAP, SAMPLE_GAP, SEPARATOR_GREY = 2, 4, 0.5   # pixels of the upscaled figure; the separators' grey
 
 
-def panel_grid(n, width=3.0):
+def panel_grid(n, width=3.0, aspect=1.0):
+    """Up to 4 panels per row, each `width` inches wide and `aspect` times as tall."""
     cols = min(n, 4)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, width * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, width * aspect * rows), squeeze=False)
     for ax in axes.flat[n:]:
         ax.axis("off")
     return fig, axes.flat
@@ -54,23 +57,30 @@ def mixture25_scatter(samples_by_method, path):
     plt.close(fig)
 
 
-def image_grid(images, cols=8, upscale=DIGIT_UPSCALE):
-    """(N, C, H, W) in [-1, 1] -> one (rows*H*u, cols*W*u, C) image in [0, 1], tiles side by side, each
-    pixel repeated u x u times (nearest) so that 8x8 digits stay legible at any figure size."""
+def digit_triples(images, cols=3, upscale=DIGIT_UPSCALE):
+    """(N, 3, H, W) stacked digits in [-1, 1] -> one grey image in [0, 1]: each sample's three channels
+    (its three digits) side by side in grey, each pixel repeated u x u times (nearest). Drawn as RGB
+    the three digits overlap and cannot be read. The digits of a sample are parted by DIGIT_GAP black
+    pixels, samples by SAMPLE_GAP mid-grey ones, so no digit runs into its neighbour."""
     n, c, h, w = images.shape
     rows = math.ceil(n / cols)
-    grid = np.zeros((rows * h, cols * w, c))
-    for i, image in enumerate(images):
+    gap = np.zeros((h * upscale, DIGIT_GAP))
+    tile_h, tile_w = h * upscale, c * w * upscale + (c - 1) * DIGIT_GAP
+    step_h, step_w = tile_h + SAMPLE_GAP, tile_w + SAMPLE_GAP
+    grid = np.full((rows * step_h - SAMPLE_GAP, cols * step_w - SAMPLE_GAP), SEPARATOR_GREY)
+    for i, image in enumerate(np.clip((images + 1) / 2, 0, 1)):
         r, q = divmod(i, cols)
-        grid[r * h:(r + 1) * h, q * w:(q + 1) * w] = (image.transpose(1, 2, 0) + 1) / 2
-    return np.clip(grid, 0, 1).repeat(upscale, axis=0).repeat(upscale, axis=1)
+        digits = [d.repeat(upscale, axis=0).repeat(upscale, axis=1) for d in image]
+        tile = np.concatenate([part for d in digits for part in (d, gap)][:-1], axis=1)
+        grid[r * step_h:r * step_h + tile_h, q * step_w:q * step_w + tile_w] = tile
+    return grid
 
 
-def sample_grids(samples_by_method, path):
-    """One panel per method: an 8x8 grid of its stacked-digit samples (each channel one digit)."""
-    fig, axes = panel_grid(len(samples_by_method), width=3.4)
+def sample_grids(samples_by_method, path, n=DIGIT_SAMPLES_SHOWN):
+    """One panel per method: its first n stacked-digit samples, each as its three digits in grey."""
+    fig, axes = panel_grid(len(samples_by_method), width=3.4, aspect=0.95)
     for ax, (label, samples) in zip(axes, samples_by_method.items()):
-        ax.imshow(image_grid(samples[:64]), interpolation="nearest")
+        ax.imshow(digit_triples(samples[:n]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         ax.set(xticks=[], yticks=[])
         ax.set_title(label, fontsize=9)
     fig.tight_layout()
