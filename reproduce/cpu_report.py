@@ -20,7 +20,7 @@ from PIL import Image
 
 from ddgan.metrics.images import to_uint8
 from ddgan.nets import build_network
-from reproduce.profiles import CPU_TRAIN, CPU_WIDTH, DDGAN_TO_DDPM_STEP_COST
+from reproduce.profiles import CPU_DDGAN_SETTINGS, CPU_TRAIN, CPU_WIDTH, DDGAN_TO_DDPM_STEP_COST
 from reproduce.targets import TRILEMMA_DATASET
 
 TABLE3_FIELDS = ("method", "T", "nfe", "modes", "kl", "n_samples", "train_seconds", "train_steps", "training",
@@ -165,7 +165,9 @@ def cpu_section(results: Path, data_root: Path | None = None, heading: str = "##
     table3, cifar = table3_rows(results), cifar_rows(results)
     lines = [f"{heading} Reduced scale on a CPU (cpu profile; never compared with the paper's cells)", "",
              f"Small conv networks (base {CPU_WIDTH['base_channels']} channels, multipliers "
-             f"{CPU_WIDTH['channel_mult']}) instead of the paper's NCSN++, batch {CPU_TRAIN['batch_size']}, "
+             f"{CPU_WIDTH['channel_mult']}; StackedMNIST's discriminator at base "
+             f"{CPU_DDGAN_SETTINGS['stackedmnist']['discriminator_base_channels']}) instead of the paper's NCSN++, "
+             f"batch {CPU_TRAIN['batch_size']}, "
              "a budget of minutes on one shared CPU core per run (train_seconds: wall clock of each run). "
              "Rows: results/cpu/<dataset>/metrics.jsonl; configs, parameter counts and data hashes: "
              "results/cpu/summary.md.", ""]
