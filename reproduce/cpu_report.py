@@ -166,7 +166,8 @@ def cpu_section(results: Path, data_root: Path | None = None, heading: str = "##
     lines = [f"{heading} Reduced scale on a CPU (cpu profile; never compared with the paper's cells)", "",
              f"Small conv networks (base {CPU_WIDTH['base_channels']} channels, multipliers "
              f"{CPU_WIDTH['channel_mult']}; StackedMNIST's discriminator at base "
-             f"{CPU_DDGAN_SETTINGS['stackedmnist']['discriminator_base_channels']}) instead of the paper's NCSN++, "
+             f"{CPU_DDGAN_SETTINGS['stackedmnist']['discriminator']['base_channels']} with a minibatch-stddev "
+             "channel) instead of the paper's NCSN++, "
              f"batch {CPU_TRAIN['batch_size']}, "
              "a budget of minutes on one shared CPU core per run (train_seconds: wall clock of each run). "
              "Rows: results/cpu/<dataset>/metrics.jsonl; configs, parameter counts and data hashes: "

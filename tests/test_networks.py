@@ -229,3 +229,19 @@ def test_bad_inputs_are_named():
         SmallDiscriminator(ngf=4, t_emb_dim=16)(torch.zeros(2, 3, 32, 32), torch.zeros(2, dtype=torch.long), torch.zeros(2, 1, 32, 32))
     with pytest.raises(ValueError, match="divisible by 2"):
         NCSNppGenerator(image_size=20, channel_mult=(1, 2, 2, 2))
+
+
+def test_small_conv_discriminator_with_minibatch_std_sees_the_rest_of_its_group():
+    from ddgan.nets.small import ConvDiscriminator
+    torch.manual_seed(0)
+    plain, grouped = (ConvDiscriminator(3, 8, (1, 2), minibatch_std=flag) for flag in (False, True))
+    x, t = torch.randn(8, 3, 8, 8), torch.randint(0, 4, (8,))
+    changed = x.clone()
+    changed[4] = torch.randn(3, 8, 8)          # sample 4 shares a group of 4 with samples 0, 2 and 6
+    for net in (plain, grouped):
+        before, after = net(x, t, x), net(changed, t, changed)
+        assert before.shape == (8, 1) and torch.equal(before[1::2], after[1::2])   # other groups: unchanged
+        assert torch.equal(before[0], after[0]) is (net is plain)
+    # one extra input channel (the stddev) into a 3x3 conv of the last width, nothing else
+    extra = sum(p.numel() for p in grouped.parameters()) - sum(p.numel() for p in plain.parameters())
+    assert extra == (16 + 1) * 16 * 9 + 16

@@ -39,6 +39,7 @@ def test_cpu_profile_folders_and_small_networks():
         assert spec["channel_mult"] == CPU_WIDTH["channel_mult"]
     # StackedMNIST's discriminator is wider than the common width (at 16 it sat at chance), with its own lrs
     assert generator["base_channels"] == CPU_WIDTH["base_channels"] < discriminator["base_channels"] == 32
+    assert discriminator["minibatch_std"] is True
     assert config["optim"]["lr"] == {"generator": 2e-4, "discriminator": 2e-4}
     # the method is the paper's; the budget and EMA are the profile's
     assert config["method"] == get_preset("stackedmnist")["method"]

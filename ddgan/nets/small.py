@@ -10,6 +10,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from ddgan.nets.discriminators import minibatch_stddev
 from ddgan.nets.layers import sinusoidal_embedding
 
 
@@ -193,9 +194,12 @@ class ConvUNet(nn.Module):
 
 
 class ConvDiscriminator(nn.Module):
-    """Time-conditioned conv discriminator on cat(x_t, x_{t+1}): down-blocks, spatial sum, linear head."""
+    """Time-conditioned conv discriminator on cat(x_t, x_{t+1}): down-blocks, spatial sum, linear head.
 
-    def __init__(self, in_channels=3, base_channels=64, channel_mult=(1, 2), t_dim=64):
+    minibatch_std: as the paper's discriminators, a minibatch-stddev channel (groups of 4) and a 3x3
+    conv before the sum, so D sees how alike the samples of a batch are (off: the original small D)."""
+
+    def __init__(self, in_channels=3, base_channels=64, channel_mult=(1, 2), t_dim=64, minibatch_std=False):
         super().__init__()
         self.time = TimeEmbedding(t_dim)
         self.input_conv = nn.Conv2d(2 * in_channels, base_channels, 3, padding=1)
@@ -208,6 +212,7 @@ class ConvDiscriminator(nn.Module):
                                               nn.Conv2d(c, w, 1)]))
             self.time_bias.append(nn.Linear(t_dim, w))
             c = w
+        self.final_conv = nn.Conv2d(c + 1, c, 3, padding=1) if minibatch_std else None
         self.head = nn.Linear(c, 1)
 
     def forward(self, x_t, t, x_tp1):
@@ -219,4 +224,6 @@ class ConvDiscriminator(nn.Module):
             h = (r + skip(h)) / math.sqrt(2)
             if h.shape[-1] > 1:
                 h = F.avg_pool2d(h, 2)
+        if self.final_conv is not None:
+            h = self.final_conv(minibatch_stddev(F.leaky_relu(h, 0.2)))
         return self.head(F.leaky_relu(h, 0.2).sum(dim=(2, 3)))
