@@ -23,8 +23,8 @@ from ddgan.nets import build_network
 from reproduce.profiles import CPU_DDGAN_SETTINGS, CPU_TRAIN, CPU_WIDTH, DDGAN_TO_DDPM_STEP_COST
 from reproduce.targets import TRILEMMA_DATASET
 
-TABLE3_FIELDS = ("method", "T", "nfe", "modes", "kl", "n_samples", "train_seconds", "train_steps", "training",
-                 "commit", "row_id")
+TABLE3_FIELDS = ("method", "T", "nfe", "modes", "kl", "n_samples", "train_seconds", "train_steps", "snapshot_step",
+                 "training", "commit", "row_id")
 CIFAR_FIELDS = ("method", "T", "nfe", "fid", "n_samples", "sample_seconds", "train_seconds", "train_steps",
                 "training", "reference_images", "commit", "row_id")
 PAPER_TABLE3 = ("DDGAN (paper, Table 3): 1000 modes, KL 0.071 (NCSN++ at full width, 26,000 samples); "
@@ -87,6 +87,7 @@ def table3_rows(results: Path) -> list[dict]:
         table.append({"method": row["method"], "T": num_timesteps(row), "nfe": num_timesteps(row),
                       "modes": metrics["modes"], "kl": rounded(metrics["kl"]), "n_samples": row["n_samples"],
                       "train_seconds": training_of(row).get("seconds"), "train_steps": training_of(row).get("steps"),
+                      "snapshot_step": training_of(row).get("snapshot_step", training_of(row).get("steps")),
                       "training": training_state(row), "commit": row.get("commit"), "row_id": row.get("row_id")})
     return table
 
@@ -160,14 +161,24 @@ def manifest_line(data_root: Path, name: str) -> str:
             f"sha256 {str(train.get('images_sha256'))[:16]}…, {train.get('count')} images")
 
 
+def stackedmnist_departures() -> str:
+    """How the StackedMNIST runs depart from the profile's common width, from CPU_DDGAN_SETTINGS."""
+    settings = CPU_DDGAN_SETTINGS["stackedmnist"]
+    train = settings.get("train", {})
+    parts = [f"generator at base {settings['generator']['base_channels']}" if "generator" in settings else None,
+             f"discriminator at base {settings['discriminator']['base_channels']}"
+             + (" with a minibatch-stddev channel" if settings["discriminator"].get("minibatch_std") else ""),
+             (f"each run evaluated at its snapshot with the lowest KL of the periodic scores ({train['eval_samples']:,} "
+              f"samples every {train['eval_every']} steps; snapshot_step)") if train.get("eval_every") else None]
+    return ", ".join(part for part in parts if part)
+
+
 def cpu_section(results: Path, data_root: Path | None = None, heading: str = "##") -> list[str]:
     """The 'reduced scale on a CPU' section: both tables, how they were made, the data caveat."""
     table3, cifar = table3_rows(results), cifar_rows(results)
     lines = [f"{heading} Reduced scale on a CPU (cpu profile; never compared with the paper's cells)", "",
              f"Small conv networks (base {CPU_WIDTH['base_channels']} channels, multipliers "
-             f"{CPU_WIDTH['channel_mult']}; StackedMNIST's discriminator at base "
-             f"{CPU_DDGAN_SETTINGS['stackedmnist']['discriminator']['base_channels']} with a minibatch-stddev "
-             "channel) instead of the paper's NCSN++, "
+             f"{CPU_WIDTH['channel_mult']}; on StackedMNIST {stackedmnist_departures()}) instead of the paper's NCSN++, "
              f"batch {CPU_TRAIN['batch_size']}, "
              "a budget of minutes on one shared CPU core per run (train_seconds: wall clock of each run). "
              "Rows: results/cpu/<dataset>/metrics.jsonl; configs, parameter counts and data hashes: "

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ddgan.core.checkpoint import load_snapshot
+from ddgan.core.monitoring import BEST_SNAPSHOT_FILE
 from ddgan.core.config import ConfigError
 from ddgan.core.provenance import git_commit
 from ddgan.datasets import open_prepared
@@ -114,10 +115,21 @@ def logged_training_seconds(log_path: Path, up_to_step: int | None = None) -> fl
         entry = json.loads(line)
         if up_to_step is not None and entry["step"] > up_to_step:
             break
+        if "seconds" not in entry:            # a periodic score's row (eval/*, eval_seconds)
+            continue
         if previous is not None and entry["seconds"] < previous:     # a new process started
             total += previous
         previous = entry["seconds"]
     return round(total + (previous or 0.0), 1)
+
+
+def selected_snapshot(checkpoint) -> dict:
+    """{'snapshot_step', 'selected_by'} when a finished run is evaluated at an earlier step than its last
+    (snapshot-best.pt: the best of its periodic scores), else {}."""
+    if checkpoint is None or Path(checkpoint).name != BEST_SNAPSHOT_FILE:
+        return {}
+    snapshot = load_snapshot(checkpoint)
+    return {"snapshot_step": snapshot["step"], "selected_by": snapshot.get("score")}
 
 
 def training_record(run_dir: Path, checkpoint=None) -> dict | None:
@@ -128,7 +140,8 @@ def training_record(run_dir: Path, checkpoint=None) -> dict | None:
     if finished is not None:
         record = {key: finished["result"].get(key) for key in ("steps", "seconds", "processes")}
         logged = logged_training_seconds(run_dir / "log.jsonl")
-        return {**record, "seconds": logged if logged is not None else record["seconds"], "finished": True}
+        return {**record, "seconds": logged if logged is not None else record["seconds"], "finished": True,
+                **selected_snapshot(checkpoint)}
     try:
         snapshot = load_snapshot(checkpoint) if checkpoint is not None else None
     except (ConfigError, FileNotFoundError):     # a released checkpoint (no training of ours), or none

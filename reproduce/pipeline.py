@@ -13,6 +13,8 @@ import numpy as np
 import torch
 
 from ddgan.core.config import ConfigError
+from ddgan.core.monitoring import BEST_SNAPSHOT_FILE
+from ddgan.core.trainer import SNAPSHOT_FILE
 from ddgan.datasets import data_root, open_prepared, prepare
 from ddgan.datasets.folder import prepare_folder
 from ddgan.sampling import load_sampler
@@ -104,7 +106,7 @@ def train_digit_classifier(profile) -> dict:
     classifier = train(np.pad(train_split.images[..., 0], pad), train_split.labels,
                        np.pad(test_split.images[..., 0], pad), test_split.labels,
                        **(SMOKE_CLASSIFIER if profile.smoke else CPU_CLASSIFIER if profile.cpu else PAPER_CLASSIFIER))
-    path = profile.work / "stackedmnist" / "digit_classifier.pt"
+    path = profile.digit_classifier
     path.parent.mkdir(parents=True, exist_ok=True)
     save_digit_classifier(classifier, path)
     return {"path": str(path), "test_accuracy": classifier.test_accuracy}
@@ -134,11 +136,18 @@ def train_stage(profile, training, options: RunOptions, threads: int | None = No
     return run_dir
 
 
+def evaluated_snapshot(run_dir: Path) -> Path:
+    """The snapshot a finished run is evaluated with: the best of its periodic scores when it kept one
+    (train.eval_every: snapshot-best.pt), else the final EMA snapshot."""
+    best = run_dir / BEST_SNAPSHOT_FILE
+    return best if best.is_file() else run_dir / SNAPSHOT_FILE
+
+
 def evaluate_stages(context, training, run_dir, checkpoint=None, official_config=None) -> None:
     """Every evaluation of one trained model (or a released checkpoint with the config of its network);
     the sampler is loaded only if an evaluation must run."""
     stages = Stages(run_dir, context.log)
-    checkpoint = checkpoint or run_dir / "snapshot.pt"
+    checkpoint = checkpoint or evaluated_snapshot(run_dir)
     sampler = None
     for evaluation in training.evaluations:
         name = evaluation_stage_name(evaluation)
@@ -160,7 +169,7 @@ def draw_sample_grids(profile, training, run_dir, context) -> None:
     for evaluation in training.evaluations:
         name = f"grid-{evaluation.method}-{evaluation.label}"
         if stages.done(name) is None and sampler is None:
-            sampler = load_sampler(run_dir / "snapshot.pt", context.device)
+            sampler = load_sampler(evaluated_snapshot(run_dir), context.device)
         stages.run(name, lambda e=evaluation: sample_grid(
             sampler, profile.sampling_options(e.sample_options),
             grid_path(profile, training.dataset, f"{e.method}-{e.label}")))

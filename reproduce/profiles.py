@@ -46,22 +46,31 @@ CPU_WIDTH = {"base_channels": 16, "channel_mult": [1, 2, 4]}
 CPU_TRAIN = {"batch_size": 64, "epochs": None, "log_every": 100, "checkpoint_every": 500,
              "snapshot_every": None, "num_workers": 0}
 # training steps by (dataset, method); the DDPM's are set for the DDGAN's wall-clock budget (equal
-# compute): DDGAN_TO_DDPM_STEP_COST is the ratio of their iteration times at this width (measured
-# here, side by side, batch 64, one thread each: DDGAN T=4 with R1 every 15 steps 0.647 s, DDPM
-# 0.311 s). 4000 DDGAN steps take about 45 minutes with two runs sharing the 2 cores.
-CPU_DDGAN_STEPS = {"stackedmnist": 3000, "cifar10": 4000}
+# compute): DDGAN_TO_DDPM_STEP_COST is the ratio of their iteration times at this width, from the logs
+# of the trilemma target's full runs (each sharing the 2 cores with another training; medians of the
+# 100-step intervals): DDGAN T=4 with R1 every 15 steps 0.771 s, DDPM 0.432 s, ratio 1.78. (A first
+# estimate, 2.1 from a short side-by-side timing, gave the DDPM 1.4x the DDGAN's wall clock, with its
+# 1000-step monitoring grids: the cpu DDPM draws none, CPU_DDPM_TRAIN.) 4000 DDGAN steps take about 58 minutes.
+CPU_DDGAN_STEPS = {"stackedmnist": 1500, "cifar10": 4000}
 # Per-dataset departures of DDGAN runs from the common width and the paper's learning rates.
-# StackedMNIST: with a base-16 discriminator (0.09M parameters) both D losses sat at log 2 from step
-# ~1300 on (D at chance) and 4000 steps reached 481 modes, KL 2.09. Measured here, 500 steps, 5,000
-# samples: D at base 32 (0.32M) and lr 2e-4 for both, 628 modes, KL 1.09; D at base 16 with lr_D
-# 4e-4, 201 modes, KL 3.25. A base-32 D costs about 1.1 s per iteration (two runs sharing the cores):
-# 3000 steps fit the 60-minute budget.
-# The minibatch-stddev channel is the paper's discriminators' (it shows D how alike a batch's samples are).
-CPU_DDGAN_SETTINGS = {"stackedmnist": {"discriminator": {"base_channels": 32, "minibatch_std": True},
-                                       "lr": {"generator": 2e-4, "discriminator": 2e-4}}}
-DDGAN_TO_DDPM_STEP_COST = 2.1
+# StackedMNIST: with base-16 networks both D losses sat at log 2 from step ~1300 on (D at chance) and
+# 4000 steps reached 481 modes, KL 2.09. A base-32 D with a minibatch-stddev channel (the paper's
+# discriminators have one: it shows D how alike a batch's samples are) and lr 2e-4 for both reached
+# 734 modes, KL 1.41 at 3000 steps, with blotchy strokes. Measured here side by side (T=4, 2,000
+# samples): at step 500 a base-32 generator (1.5M parameters, 2.2 s per iteration) covered 385 modes,
+# KL 1.59, the base-16 one (0.45M, 1.3 s) 303, KL 1.94, and 302, KL 1.69 at step 750 (the same wall
+# clock). 1500 steps of the base-32 pair fit the 60-minute budget. Runs are scored every 250 steps
+# and evaluated at their best score (snapshot-best.pt): GAN mode counts swing by 100s between scores.
+CPU_DDGAN_SETTINGS = {"stackedmnist": {"generator": {"base_channels": 32},
+                                       "discriminator": {"base_channels": 32, "minibatch_std": True},
+                                       "lr": {"generator": 2e-4, "discriminator": 2e-4},
+                                       "train": {"eval_every": 250, "eval_samples": 2000, "channels_last": True}}}
+DDGAN_TO_DDPM_STEP_COST = 1.8
 CPU_OPTIM = {"lr_schedule": "constant", "ema_decay": 0.995}
 CPU_DDPM_OPTIM = {"lr": {"denoiser": 5e-4}, "warmup_steps": 100}
+# a monitoring grid of the DDPM's 1000-step sampler costs about 165 s here (a sixth of its budget went to
+# them): the pipeline draws its grids after training instead
+CPU_DDPM_TRAIN = {"sample_every": None}
 CPU_FID_SAMPLES = 2000
 # samples scored for modes and KL: the paper's 26,000 (a few minutes per model on one core)
 CPU_MODE_SAMPLES = 26_000
@@ -97,6 +106,11 @@ class Profile:
         """Where the smoke profile writes its procedural archives."""
         return self.work / "archives"
 
+    @property
+    def digit_classifier(self) -> Path:
+        """StackedMNIST's digit classifier, trained by the pipeline before any StackedMNIST run."""
+        return self.work / "stackedmnist" / "digit_classifier.pt"
+
     def run_dir(self, dataset: str, run: str) -> Path:
         return self.work / dataset / run
 
@@ -112,7 +126,10 @@ class Profile:
         if self.data_root is not None:
             config["data"]["root"] = str(self.data_root)
         if self.cpu:
-            return cpu_config(config)
+            config = cpu_config(config)
+            if config["train"].get("eval_every") and config["data"]["dataset"] == "stackedmnist":
+                config["train"]["eval_classifier"] = str(self.digit_classifier)
+            return config
         if not self.smoke:
             return config
         config["networks"] = {name: tiny_network(spec) for name, spec in config["networks"].items()}
@@ -229,11 +246,14 @@ def cpu_config(config: dict) -> dict:
                            "DDPM runs only (see reproduce.profiles.CPU_NETWORKS)")
     config["networks"] = {name: CPU_NETWORKS[spec["arch"]](spec) for name, spec in config["networks"].items()}
     config["train"] = {**config["train"], **CPU_TRAIN, "steps": cpu_steps(config)}
-    config["optim"] = {**config["optim"], **CPU_OPTIM,
-                       **(CPU_DDPM_OPTIM if config["method"]["name"] == "ddpm" else {})}
+    ddpm = config["method"]["name"] == "ddpm"
+    config["train"].update(CPU_DDPM_TRAIN if ddpm else {})
+    config["optim"] = {**config["optim"], **CPU_OPTIM, **(CPU_DDPM_OPTIM if ddpm else {})}
     settings = CPU_DDGAN_SETTINGS.get(config["data"]["dataset"]) if config["method"]["name"] == "ddgan" else None
     if settings:
-        config["networks"]["discriminator"].update(settings["discriminator"])
+        for network in ("generator", "discriminator"):
+            config["networks"][network].update(settings.get(network, {}))
         config["optim"]["lr"] = dict(settings["lr"])
+        config["train"].update(settings.get("train", {}))
     config["name"] = f"{config.get('name', 'run')}-cpu"
     return config

@@ -37,10 +37,17 @@ def test_cpu_profile_folders_and_small_networks():
     assert discriminator["arch"] == "conv_discriminator"
     for spec in (generator, discriminator):
         assert spec["channel_mult"] == CPU_WIDTH["channel_mult"]
-    # StackedMNIST's discriminator is wider than the common width (at 16 it sat at chance), with its own lrs
-    assert generator["base_channels"] == CPU_WIDTH["base_channels"] < discriminator["base_channels"] == 32
+    # StackedMNIST's networks are wider than the common width (at 16 D sat at chance), with their own lrs
+    assert CPU_WIDTH["base_channels"] < generator["base_channels"] == discriminator["base_channels"] == 32
     assert discriminator["minibatch_std"] is True
     assert config["optim"]["lr"] == {"generator": 2e-4, "discriminator": 2e-4}
+    # scored every 250 steps with the classifier the pipeline trains first (the best snapshot is evaluated)
+    assert (config["train"]["eval_every"], config["train"]["eval_samples"], config["train"]["channels_last"]) == \
+        (250, 2000, True)
+    assert config["train"]["eval_classifier"] == str(profile.digit_classifier) == "runs/cpu/stackedmnist/digit_classifier.pt"
+    cifar = profile.scale_config(get_preset("cifar10"))
+    assert cifar["networks"]["generator"]["base_channels"] == CPU_WIDTH["base_channels"]
+    assert cifar["train"].get("eval_every") is None and cifar["train"].get("eval_classifier") is None
     # the method is the paper's; the budget and EMA are the profile's
     assert config["method"] == get_preset("stackedmnist")["method"]
     assert config["train"]["steps"] == profiles.CPU_DDGAN_STEPS["stackedmnist"] and config["train"]["epochs"] is None
@@ -58,6 +65,8 @@ def test_cpu_ddpm_has_the_generator_width_and_the_ddgan_wall_clock():
     assert (denoiser["base_channels"], denoiser["channel_mult"]) == (generator["base_channels"], generator["channel_mult"])
     assert "nz" not in denoiser and denoiser["output"] == "linear"
     assert ddpm["train"]["steps"] == round(ddgan["train"]["steps"] * profiles.DDGAN_TO_DDPM_STEP_COST)
+    # no 1000-step monitoring grids inside the DDPM's budget (the DDGAN's 4-step ones cost little)
+    assert ddpm["train"]["sample_every"] is None and "sample_every" not in ddgan["train"]   # the default: 1000
     assert ddpm["optim"]["lr"] == profiles.CPU_DDPM_OPTIM["lr"]
     with pytest.raises(ProfileError, match="no small network for conv_decoder, conv_encoder"):
         profile.scale_config(cifar10_config("vae"))
@@ -125,6 +134,10 @@ def toy_cpu_scale(monkeypatch):
                                                 "log_every": 1})
     monkeypatch.setattr(profiles, "CPU_DDGAN_STEPS", {"stackedmnist": 2, "cifar10": 2})
     monkeypatch.setattr(profiles, "CPU_MODE_SAMPLES", 40)
+    stacked = profiles.CPU_DDGAN_SETTINGS["stackedmnist"]
+    monkeypatch.setitem(profiles.CPU_DDGAN_SETTINGS, "stackedmnist",
+                        {**stacked, "generator": {"base_channels": 8}, "discriminator": {"base_channels": 8},
+                         "train": {"eval_every": 1, "eval_samples": 8}})
     monkeypatch.setattr(pipeline, "CPU_CLASSIFIER", {"epochs": 1, "batch_size": 32})
     real_prepare = prepare
     monkeypatch.setattr(pipeline, "prepare", lambda name, root, **kwargs: real_prepare(
@@ -147,9 +160,17 @@ def test_cpu_table3_end_to_end_then_resumes(tmp_path, toy_cpu_scale):
     figures = sorted(p.name for p in (tmp_path / "results" / "figures").glob("*.png"))
     assert figures == ["stackedmnist-ddgan-T1.png", "stackedmnist-ddgan-T4.png", "stackedmnist-training-images.png"]
     summary = (tmp_path / "results" / "summary.md").read_text()
-    assert f"conv_unet {CPU_WIDTH['base_channels']}x{CPU_WIDTH['channel_mult']}" in summary and "stackedmnist-ddgan-T1-cpu" in summary
+    assert f"generator conv_unet 8x{CPU_WIDTH['channel_mult']}" in summary and "stackedmnist-ddgan-T1-cpu" in summary
     rows = [json.loads(line) for line in (tmp_path / "results" / "stackedmnist" / "metrics.jsonl").read_text().splitlines()]
     assert {row["profile"] for row in rows} == {"cpu"} and all(row["commit"] or row["commit"] is None for row in rows)
+    # scored at steps 1 and 2; each run is evaluated with the snapshot of its lowest periodic KL
+    for row, csv_row in zip(rows[1:], table[1:]):
+        run_dir = profile.run_dir("stackedmnist", f"ddgan-T{csv_row['T']}")
+        scores = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines() if "eval/kl" in line]
+        best = min(scores, key=lambda score: score["eval/kl"])
+        assert row["checkpoint"] == str(run_dir / "snapshot-best.pt")
+        assert row["training"]["snapshot_step"] == best["step"] == int(csv_row["snapshot_step"])
+        assert row["training"]["selected_by"]["value"] == best["eval/kl"]
     # a second run finds every stage finished and adds no rows
     log.clear()
     run_target(get_target("table3", "cpu"), profile, RunOptions(archive=str(archive), device="cpu", log=log.append))
