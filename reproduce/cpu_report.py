@@ -216,11 +216,49 @@ def write_cpu_report(results: Path, data_root: Path, log=print) -> None:
     results = Path(results)
     write_table(table3_rows(results), TABLE3_FIELDS, results / "table3.csv")
     write_table(cifar_rows(results), CIFAR_FIELDS, results / "cifar10.csv")
+    curves = periodic_score_figure(results, "stackedmnist")
+    if curves:
+        log(f"[cpu] {curves}: periodic scores of the StackedMNIST runs")
     (results / "summary.md").write_text(summary_markdown(results, data_root))
     log(f"[cpu] {results}/table3.csv, cifar10.csv and summary.md written from the rows")
 
 
 # ------------------------------------------------------------------ figures
+
+def periodic_score_figure(results: Path, dataset: str) -> Path | None:
+    """Modes and KL of every periodic score of the dataset's runs against the training step, the
+    evaluated snapshot circled (figures/<dataset>-periodic-scores.png), from the rows alone."""
+    scored = [row for row in latest_rows(load_profile_rows(results, dataset)) if training_of(row).get("periodic_scores")]
+    if not scored:
+        return None
+    runs = [(f"{row['method']} T={num_timesteps(row)}", training_of(row)) for row in scored]
+    samples = scored[0]["config"]["train"]["eval_samples"]
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for (label, training), color in zip(runs, ("tab:blue", "tab:orange", "tab:green", "tab:red")):
+        scores = training["periodic_scores"]
+        steps = [score["step"] for score in scores]
+        chosen = next(score for score in scores if score["step"] == training["snapshot_step"])
+        for axis, key in zip(axes, ("eval/modes", "eval/kl")):
+            axis.plot(steps, [score[key] for score in scores], "o-", color=color, label=label, markersize=3)
+            axis.plot(chosen["step"], chosen[key], "o", markersize=11, markerfacecolor="none", color=color)
+    for axis, title in zip(axes, ("modes covered (of 1000)", "KL to uniform (lower is better)")):
+        axis.set_xlabel("training step")
+        axis.set_title(title, fontsize=10)
+        axis.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    figure.suptitle(f"{dataset}: scores of {samples:,} samples during training (circled: the evaluated snapshot)",
+                    fontsize=10)
+    figure.tight_layout()
+    path = Path(results) / "figures" / f"{dataset}-periodic-scores.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
 
 def tile(images: np.ndarray, side: int = GRID_SIDE, scale: int = GRID_SCALE) -> Image.Image:
     """side x side uint8 NHWC images as one picture, each enlarged `scale` times (nearest), 2-px gaps."""

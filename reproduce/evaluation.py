@@ -123,13 +123,23 @@ def logged_training_seconds(log_path: Path, up_to_step: int | None = None) -> fl
     return round(total + (previous or 0.0), 1)
 
 
-def selected_snapshot(checkpoint) -> dict:
-    """{'snapshot_step', 'selected_by'} when a finished run is evaluated at an earlier step than its last
-    (snapshot-best.pt: the best of its periodic scores), else {}."""
+def periodic_scores(log_path: Path) -> list[dict]:
+    """The rows of train.eval_every's scores in a run's log.jsonl: {'step', 'eval/...': value}."""
+    if not log_path.is_file():
+        return []
+    rows = (json.loads(line) for line in log_path.read_text().splitlines() if line.strip())
+    return [{key: value for key, value in row.items() if key == "step" or key.startswith("eval/")}
+            for row in rows if any(key.startswith("eval/") for key in row)]
+
+
+def selected_snapshot(checkpoint, run_dir: Path) -> dict:
+    """For a finished run evaluated with snapshot-best.pt (the best of its periodic scores): the step
+    of that snapshot, the score that chose it and every periodic score; else {}."""
     if checkpoint is None or Path(checkpoint).name != BEST_SNAPSHOT_FILE:
         return {}
     snapshot = load_snapshot(checkpoint)
-    return {"snapshot_step": snapshot["step"], "selected_by": snapshot.get("score")}
+    return {"snapshot_step": snapshot["step"], "selected_by": snapshot.get("score"),
+            "periodic_scores": periodic_scores(run_dir / "log.jsonl")}
 
 
 def training_record(run_dir: Path, checkpoint=None) -> dict | None:
@@ -141,7 +151,7 @@ def training_record(run_dir: Path, checkpoint=None) -> dict | None:
         record = {key: finished["result"].get(key) for key in ("steps", "seconds", "processes")}
         logged = logged_training_seconds(run_dir / "log.jsonl")
         return {**record, "seconds": logged if logged is not None else record["seconds"], "finished": True,
-                **selected_snapshot(checkpoint)}
+                **selected_snapshot(checkpoint, run_dir)}
     try:
         snapshot = load_snapshot(checkpoint) if checkpoint is not None else None
     except (ConfigError, FileNotFoundError):     # a released checkpoint (no training of ours), or none

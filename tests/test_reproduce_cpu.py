@@ -158,7 +158,8 @@ def test_cpu_table3_end_to_end_then_resumes(tmp_path, toy_cpu_scale):
         assert 1 <= int(row["modes"]) <= 40 and float(row["kl"]) >= 0 and row["n_samples"] == "40"
     assert all(int(row["train_steps"]) == 2 and float(row["train_seconds"]) > 0 for row in table[1:])
     figures = sorted(p.name for p in (tmp_path / "results" / "figures").glob("*.png"))
-    assert figures == ["stackedmnist-ddgan-T1.png", "stackedmnist-ddgan-T4.png", "stackedmnist-training-images.png"]
+    assert figures == ["stackedmnist-ddgan-T1.png", "stackedmnist-ddgan-T4.png", "stackedmnist-periodic-scores.png",
+                       "stackedmnist-training-images.png"]
     summary = (tmp_path / "results" / "summary.md").read_text()
     assert f"generator conv_unet 8x{CPU_WIDTH['channel_mult']}" in summary and "stackedmnist-ddgan-T1-cpu" in summary
     rows = [json.loads(line) for line in (tmp_path / "results" / "stackedmnist" / "metrics.jsonl").read_text().splitlines()]
@@ -171,6 +172,7 @@ def test_cpu_table3_end_to_end_then_resumes(tmp_path, toy_cpu_scale):
         assert row["checkpoint"] == str(run_dir / "snapshot-best.pt")
         assert row["training"]["snapshot_step"] == best["step"] == int(csv_row["snapshot_step"])
         assert row["training"]["selected_by"]["value"] == best["eval/kl"]
+        assert [score["step"] for score in row["training"]["periodic_scores"]] == [1, 2]
     # a second run finds every stage finished and adds no rows
     log.clear()
     run_target(get_target("table3", "cpu"), profile, RunOptions(archive=str(archive), device="cpu", log=log.append))
