@@ -70,7 +70,9 @@ CPU_DDGAN_STEPS = {"stackedmnist": 2500, "cifar10": 4000}
 # Of the KL of 1.07 at the best snapshot (5,000 samples), 0.875 is the skew of each channel's digit
 # histogram (7s at 25%, 6s, 8s, 9s at 1-3%: loops are drawn as blobs) and little is dependence between
 # channels (mutual information 0.04-0.05 per pair): the bar needs sharper digits, not more mixing.
-# 2500 steps of the base-16 G (1.2-1.3 s each beside another run) fit the 60 minutes.
+# 2500 steps of the base-16 G (1.2-1.3 s each beside another run) fit the 60 minutes: the committed T=4
+# run (b7192c9) took 3212 s, peaked at step 500 (476 / 1.21 of 2,000; 866 / 1.04 of 26,000) and fell
+# to 228 at step 1500; its T=1 (3056 s) collapsed, at most 48 modes of 2,000, 39 / 4.28 of 26,000.
 CPU_DDGAN_SETTINGS = {"stackedmnist": {"discriminator": {"base_channels": 32},
                                        "lr": {"generator": 2e-4, "discriminator": 2e-4},
                                        "train": {"eval_every": 250, "eval_samples": 2000, "channels_last": True}}}
