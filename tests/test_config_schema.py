@@ -28,7 +28,7 @@ BAD_INPUTS = [
     (["method.r1_gamma=-0.5"], "method.r1_gamma must be a number >= 0, got -0.5"),
     (["method.parametrisation=x_0"],
      "method.parametrisation must be one of 'x0', 'direct', 'eps', 'oneshot', got 'x_0'"),
-    (["optim.lr_schedule=cosin"], "optim.lr_schedule must be one of 'constant', 'cosine', got 'cosin'"),
+    (["optim.lr_schedule=cosin"], "optim.lr_schedule must be one of 'constant', 'cosine', 'cosine_steps', got 'cosin'"),
     (["optim.betas=[0.5]"], "optim.betas must be a list of 2 numbers each >= 0 and < 1, got [0.5]"),
     (["optim.ema_decay=1"], "optim.ema_decay must be a number >= 0 and < 1, got 1"),
     (["train.checkpoint_minutes=0"], "train.checkpoint_minutes must be a number > 0 or null, got 0"),

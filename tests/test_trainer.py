@@ -1,5 +1,6 @@
 """The shared trainer: exact resume, atomic checkpoints, clear errors."""
 import json
+import math
 
 import pytest
 import torch
@@ -157,6 +158,16 @@ def test_channels_last_training_computes_the_same_run_and_resumes(tmp_path):
     resumed = train(digits_config(True, steps=8), tmp_path / "channels-last", progress=False)
     assert resumed.step == 8
     assert all(p.is_contiguous(memory_format=torch.channels_last) for p in resumed.method.parameters() if p.dim() == 4)
+
+
+def test_cosine_schedules_anneal_per_epoch_or_per_step():
+    from ddgan.core.trainer import learning_rate
+    optim = {"lr_schedule": "cosine", "warmup_steps": 0, "lr_min": 0.0}
+    # official: one value per epoch (4 steps each), 8 steps = 2 epochs -> 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5
+    assert [learning_rate(1.0, optim, s, 4, 8) for s in range(8)] == pytest.approx([1.0] * 4 + [0.5] * 4)
+    per_step = [learning_rate(1.0, {**optim, "lr_schedule": "cosine_steps"}, s, 4, 8) for s in range(8)]
+    assert per_step == pytest.approx([(1 + math.cos(math.pi * s / 8)) / 2 for s in range(8)])
+    assert per_step[2] == pytest.approx(0.8535534)
 
 
 def test_warmup_clipping_and_weight_decay_are_applied(tmp_path):

@@ -43,11 +43,13 @@ TRAIN_OPTIONS = (
     Option("log_with", str, "none", choices=("none", "tensorboard", "wandb"), bookkeeping=True,
            help="an experiment tracker that also receives the logged values"),
 )
+LR_SCHEDULES = ("constant", "cosine", "cosine_steps")
 OPTIM_OPTIONS = (
     Option("lr", dict, items=float, min=0, help="learning rate per optimiser, e.g. {\"generator\": 2e-4, ...}"),
     Option("betas", list, [0.5, 0.9], items=float, length=2, min=0, below=1, help="Adam's (beta1, beta2)"),
-    Option("lr_schedule", str, "constant", choices=("constant", "cosine"),
-           help="cosine: annealed per epoch from optim.lr down to optim.lr_min over the run (the official code)"),
+    Option("lr_schedule", str, "constant", choices=LR_SCHEDULES,
+           help="cosine: annealed per epoch from optim.lr down to optim.lr_min over the run (the official code); "
+                "cosine_steps: the same curve per step (for runs of a few epochs)"),
     Option("lr_min", float, 1e-5, min=0, help="the cosine schedule's final learning rate"),
     Option("ema_decay", float, 0.999, min=0, below=1, help="decay of the EMA of the sampling network"),
     Option("warmup_steps", int, 0, min=0, help="linear learning-rate warm-up over the first N steps"),

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from ddgan.core.checkpoint import (STATE_FORMAT, atomic_save, check_same_config, load_file,
                                    load_state_dict_checked, save_snapshot)
-from ddgan.core.config import ConfigError, validate, with_defaults
+from ddgan.core.config import LR_SCHEDULES, ConfigError, validate, with_defaults
 from ddgan.core.interrupts import StopRequest, ignore_stop_signals
 from ddgan.core.methods import build_method
 from ddgan.core.monitoring import TrainingMonitor, tracker_for
@@ -42,16 +42,22 @@ SNAPSHOT_FILE = "snapshot.pt"
 AGREE_EVERY = 10
 
 
-def learning_rate(base_lr, optim, step, steps_per_epoch, total_epochs):
+def learning_rate(base_lr, optim, step, steps_per_epoch, total_steps):
     """The official schedule: cosine annealing per epoch down to lr_min (or constant), times an
-    optional linear warm-up over the first optim.warmup_steps steps (DDPM's schedule)."""
+    optional linear warm-up over the first optim.warmup_steps steps (DDPM's schedule).
+    `cosine_steps` anneals per step instead: the official per-epoch cosine does not move within a
+    run of one or two epochs (the cpu profile's)."""
     warmup = min(1.0, (step + 1) / optim["warmup_steps"]) if optim["warmup_steps"] else 1.0
-    if optim["lr_schedule"] == "constant":
+    schedule = optim["lr_schedule"]
+    if schedule == "constant":
         return base_lr * warmup
-    if optim["lr_schedule"] != "cosine":
-        raise ConfigError(f"optim.lr_schedule must be 'constant' or 'cosine', got {optim['lr_schedule']!r}")
-    epoch = step // steps_per_epoch
-    cosine = optim["lr_min"] + (base_lr - optim["lr_min"]) * (1 + math.cos(math.pi * epoch / total_epochs)) / 2
+    if schedule == "cosine":
+        progress = (step // steps_per_epoch) / math.ceil(total_steps / steps_per_epoch)
+    elif schedule == "cosine_steps":
+        progress = step / total_steps
+    else:
+        raise ConfigError(f"optim.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {schedule!r}")
+    cosine = optim["lr_min"] + (base_lr - optim["lr_min"]) * (1 + math.cos(math.pi * progress)) / 2
     return cosine * warmup
 
 
@@ -138,9 +144,9 @@ class Trainer:
         return steps, train["epochs"] or math.ceil(steps / self.steps_per_epoch)
 
     # ---------------------------------------------------------------- optimisation
-    def learning_rates(self, step, total_epochs=None):
+    def learning_rates(self, step, total_steps=None):
         return {name: learning_rate(self.base_lr[name], self.config["optim"], step, self.steps_per_epoch,
-                                    total_epochs or self.total_epochs) for name in self.optimizers}
+                                    total_steps or self.total_steps) for name in self.optimizers}
 
     def set_learning_rates(self, step):
         for name, lr in self.learning_rates(step).items():
@@ -200,12 +206,13 @@ class Trainer:
                               f"extended but not shortened to {self.total_steps}: keep train.steps/train.epochs "
                               "or choose another --run-dir")
         change = f"extending {self.run_dir} from {old_steps} to {self.total_steps} steps"
-        if self.config["optim"]["lr_schedule"] == "cosine" and old_epochs != self.total_epochs:
-            before, after = self.learning_rates(self.step, old_epochs), self.learning_rates(self.step)
+        before, after = self.learning_rates(self.step, old_steps), self.learning_rates(self.step)
+        if before != after:
             rates = ", ".join(f"{k} {after[k]:.3g} instead of {before[k]:.3g}" for k in after)
-            change += (f": the cosine learning-rate schedule now decays over {self.total_epochs} epochs instead of "
-                       f"{old_epochs}, so from step {self.step} on the rates differ from the original run "
-                       f"({rates} now)")
+            length = (f"{self.total_steps} steps instead of {old_steps}" if self.config["optim"]["lr_schedule"] ==
+                      "cosine_steps" else f"{self.total_epochs} epochs instead of {old_epochs}")
+            change += (f": the {self.config['optim']['lr_schedule']} learning-rate schedule now decays over {length}, "
+                       f"so from step {self.step} on the rates differ from the original run ({rates} now)")
         else:
             change += (f" ({self.config['optim']['lr_schedule']} learning rate: it does not depend on the length "
                        "of the run)")
