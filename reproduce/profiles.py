@@ -78,6 +78,8 @@ CPU_DDGAN_STEPS = {"stackedmnist": 2500, "cifar10": 4000}
 #   fall goes on with the learning rate near 1e-5;
 # - R1 gamma 0.2 with r1_rescale (0.2 per step on average, the official 0.02 without it is 0.0013): 352 at
 #   500, 380 at 750, 391 / 1.44 at 1000, then 326 and 303 at 1250 and 1500: a later, lower peak.
+# - cosine_steps over 1000 steps with that R1 (0.2, rescaled): 420 / 1.33 at 750, 334 at 1000; with 0.05:
+#   483 / 1.24 at 750, 392 / 1.57 at 1000.
 # A fresh D trained for 300 steps against the frozen step-2500 generator of the committed run separates its
 # t = 0 pairs with 92% accuracy, while the run's own D sits at chance (losses at log 2): the generator
 # outruns D, yet every stronger D (width, learning rate) collapsed the generator.
