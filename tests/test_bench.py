@@ -1,6 +1,7 @@
 """The bench script's plumbing at a tiny size (it never asserts a time)."""
 import json
 
+import pytest
 import torch
 
 from ddgan.core.optimisation import Optimisation
@@ -65,3 +66,25 @@ def test_training_profile_compares_memory_formats_on_the_same_step(tmp_path):
     markdown = json_path.with_suffix(".md").read_text()
     assert "channels_last vs contiguous" in markdown and "| amortised (s) |" in markdown
 
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")
+def test_fid_ceiling_counts_the_inception_arithmetic_and_derives_its_ceiling(tmp_path):
+    from reproduce.bench_fid_ceiling import main as ceiling_main
+    assert ceiling_main(["--batch", "1", "--repeats", "1", "--matmul-size", "64", "--threads", "1",
+                         "--out", str(tmp_path)]) == 0
+    (json_path,) = tmp_path.glob("fid-ceiling-cpu-*-1t.json")
+    r = json.loads(json_path.read_text())
+    convolutions = r["convolutions"]
+    assert convolutions["count"] == 94
+    # Inception-v3 at 299x299: 5.7 G multiply-adds; the convolutions hold all of the counted arithmetic
+    assert 11.3 < r["gflop_per_image"] < 11.5
+    assert abs(convolutions["gflop_per_image"] - r["gflop_per_image"]) < 1e-9
+    first = convolutions["layers"][0]   # Conv2d_1a_3x3: 32 filters of 3x3x3, stride 2, 299 -> 149
+    assert first["kernel"] == [32, 3, 3, 3] and first["input"] == [1, 3, 299, 299]
+    assert abs(first["gflop"] - 2 * 32 * 27 * 149 * 149 / 1e9) < 1e-12
+    assert r["peak_gflop_per_second"] >= max(layer["gflop_per_second"] for layer in convolutions["layers"])
+    assert abs(r["ceiling_images_per_second"] - r["peak_gflop_per_second"] / r["gflop_per_image"]) < 1e-9
+    before = r["network"]["before"]["images_per_second"]
+    assert abs(r["ceiling_speedup_over_before"] - r["ceiling_images_per_second"] / before) < 1e-9
+    assert "| largest possible speed-up over `before` in float32 |" in json_path.with_suffix(".md").read_text()
