@@ -70,8 +70,13 @@ CPU_DDGAN_STEPS = {"stackedmnist": 2500, "cifar10": 4000}
 # Of the KL of 1.07 at the best snapshot (5,000 samples), 0.875 is the skew of each channel's digit
 # histogram (7s at 25%, 6s, 8s, 9s at 1-3%: loops are drawn as blobs) and little is dependence between
 # channels (mutual information 0.04-0.05 per pair): the bar needs sharper digits, not more mixing.
-# Measured later (same pair unless stated; modes / KL of 2,000 samples), none above its 502 / 1.16 at 500:
-# - base-32 G: 110 at step 250, 182 at 500; base-48 D: 5 at 250, 149 at 500; base-64 D: 2 at 250;
+# Measured later (same pair unless stated; modes / KL of 2,000 samples): none clearly above its 502 / 1.16
+# at 500 (two reached 518 and 522 with a higher KL, about two standard deviations of a 2,000-sample count,
+# and fell after it as the rest did):
+# - base-32 G: 110 at step 250, 182 at 500; base-48 D: 5 at 250, 149 at 500, 518 / 1.10 at 750, 463 at 1000,
+#   377 at 1250; base-64 D: 2 at 250, 288 at 500, 466 / 1.27 at 750 (a wider D starts later, peaks no higher);
+# - Adam betas (0, 0.99): 17 at 250, 522 / 1.20 at 500, 437 at 750; D lr 4e-4 (G 2e-4): 14 at 250, 221 at 500,
+#   226 at 750;
 # - lr 1e-4 for G, 4e-4 for D: 1 mode at 250 (D won); batch 128: 286 at 400, 401 / 1.57 at 600, 373 at 800;
 # - EMA decay 0.999: 1 mode at 250 and 500 (the average still weighs the first steps' weights);
 # - optim.lr_schedule=cosine_steps over 1000 steps: 427 at 500, 483 / 1.20 at 750, 344 / 1.64 at 1000, so the
