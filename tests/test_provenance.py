@@ -1,7 +1,8 @@
-"""git_commit: the commit recorded with every result says whether the code that ran differs from it."""
+"""git_commit: the commit recorded with every result says whether the code that ran differs from it;
+cpu_model: the CPU named apart from other generations that report the same model name."""
 import subprocess
 
-from ddgan.core.provenance import git_commit
+from ddgan.core.provenance import cpu_model, git_commit
 
 
 def git(root, *args):
@@ -27,3 +28,22 @@ def test_git_commit_is_dirty_for_code_changes_only(tmp_path):
 
 def test_git_commit_outside_a_repository_is_none(tmp_path):
     assert git_commit(tmp_path) is None
+
+
+CPUINFO = """processor\t: {n}
+vendor_id\t: AuthenticAMD
+model name\t: AMD EPYC
+flags\t\t: fpu sse2 {flags} fma
+"""
+
+
+def test_cpu_model_names_the_widest_vector_extension(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    expected = {"avx avx2 avx512f avx512bw": "AMD EPYC, AVX-512", "avx avx2": "AMD EPYC, AVX2", "avx": "AMD EPYC, AVX",
+                "ssse3": "AMD EPYC"}
+    for flags, name in expected.items():
+        cpuinfo.write_text("\n".join(CPUINFO.format(n=n, flags=flags) for n in range(2)))
+        assert cpu_model(cpuinfo) == name
+    # an avx512 flag of a later processor entry is not read as the first one's
+    cpuinfo.write_text(CPUINFO.format(n=0, flags="avx2") + "\n" + CPUINFO.format(n=1, flags="avx512f"))
+    assert cpu_model(cpuinfo) == "AMD EPYC, AVX2"

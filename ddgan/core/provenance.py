@@ -29,15 +29,23 @@ def git_commit(root=PACKAGE_ROOT):
         return None
 
 
-def cpu_model():
-    """The CPU's model name (/proc/cpuinfo on Linux), else what `platform` knows of it."""
+# the widest vector instruction set first: a hypervisor may name different CPU generations alike ('AMD
+# EPYC'), and their speeds differ most by this
+VECTOR_EXTENSIONS = (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"))
+
+
+def cpu_model(cpuinfo=Path("/proc/cpuinfo")):
+    """The CPU's model name and its widest vector extension ('AMD EPYC, AVX2'), from /proc/cpuinfo on
+    Linux, else what `platform` knows of it."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        fields = dict(line.split(":", 1) for line in cpuinfo.read_text().split("\n\n")[0].splitlines() if ":" in line)
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return platform.processor() or platform.machine()
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    model = fields.get("model name") or platform.processor() or platform.machine()
+    flags = set(fields.get("flags", "").split())
+    extension = next((name for flag, name in VECTOR_EXTENSIONS if flag in flags), None)
+    return f"{model}, {extension}" if extension else model
 
 
 def device_name(device) -> str:

@@ -30,16 +30,11 @@ class FoldedConv(nn.Module):
                                  requires_grad=False)
         self.stride, self.padding = scripted.stride, scripted.padding
 
-        self.pointwise = self.weight.shape[2:] == (1, 1) and self.stride == 1
-
     def forward(self, x):
-        if self.pointwise:
-            # a 1x1 convolution of channels_last images is one matrix product over the pixels (torch's
-            # CPU convolution would run it through its slow im2col path)
-            y = F.linear(x.permute(0, 2, 3, 1), self.weight.flatten(1), self.bias).permute(0, 3, 1, 2)
-        else:
-            y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding)
-        return F.relu(y, inplace=True)
+        # 1x1 convolutions too go through conv2d: with channels_last weights and images its CPU kernel is
+        # one matrix product over the pixels, and it was 5-20% faster on the whole network than F.linear
+        # on permuted images (2-core AMD EPYC, AVX-512 and AVX2 machines)
+        return F.relu(F.conv2d(x, self.weight, self.bias, self.stride, self.padding), inplace=True)
 
 
 class Pool(nn.Module):
