@@ -78,7 +78,9 @@ CPU_DDGAN_STEPS = {"stackedmnist": 2500, "cifar10": 4000}
 # - Adam betas (0, 0.99): 17 at 250, 522 / 1.20 at 500, 437 at 750; D lr 4e-4 (G 2e-4): 14 at 250, 221 at 500,
 #   226 at 750;
 # - lr 1e-4 for G, 4e-4 for D: 1 mode at 250 (D won); batch 128: 286 at 400, 401 / 1.57 at 600, 373 at 800;
-# - EMA decay 0.999: 1 mode at 250 and 500 (the average still weighs the first steps' weights);
+# - EMA decay 0.999: 1 mode at 250 and 500 (the average still weighs the first steps' weights); shorter EMAs
+#   (on the AVX2 host, so not the same trajectory as the rest): 0.98: 196 at 250, 216 / 2.30 at 500; 0.9: 228 at
+#   250, 189 / 2.48 at 500 (the 0.995's 20 at 250 and 476-502 at 500): averaging helps at the peak;
 # - optim.lr_schedule=cosine_steps over 1000 steps: 427 at 500, 483 / 1.20 at 750, 344 / 1.64 at 1000, so the
 #   fall goes on with the learning rate near 1e-5;
 # - R1 gamma 0.2 with r1_rescale (0.2 per step on average, the official 0.02 without it is 0.0013): 352 at
