@@ -13,6 +13,7 @@ then run the make target on one node: it finds the finished training (or resumes
 goes on with sampling, evaluation and the comparison.
 """
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import torch
 
 from ddgan.core.checkpoint import load_snapshot
 from ddgan.core.config import ConfigError
+from ddgan.core.interrupts import STOP_SIGNALS
 from ddgan.core.trainer import SNAPSHOT_FILE
 from reproduce.stages import write_json_atomic
 
@@ -32,6 +34,18 @@ TRAIN_OUTPUT = "train-output.log"     # a training's output when it runs beside 
 
 class TrainingError(RuntimeError):
     """A training subprocess failed."""
+
+
+class TrainingInterrupted(TrainingError):
+    """SIGINT / SIGTERM stopped a training with its state saved: the target must stop too, not evaluate
+    the unfinished run (running it again resumes)."""
+
+    def __init__(self, run_dir, signum: int, step: int | None = None):
+        name = signal.Signals(signum).name
+        at = f" at step {step}" if step is not None else ""
+        super().__init__(f"{name} stopped the training in {run_dir}{at} with its state saved; run the same target "
+                         "again to resume it")
+        self.signum = signum
 
 
 def process_count(requested: int | None = None) -> int:
@@ -88,7 +102,10 @@ def train_run(config: dict, run_dir: Path, processes: int, progress: bool = True
     started = time.time()
     if processes == 1 and threads is None and not torch.cuda.is_available():
         from ddgan.core.trainer import train
-        step = train(config, run_dir, progress=progress).step
+        trainer = train(config, run_dir, progress=progress)
+        if trainer.interrupted:
+            raise TrainingInterrupted(run_dir, trainer.interrupted, trainer.step)
+        step = trainer.step
     else:
         # one CPU process beside others needs no launcher (whose traceback would bury the one-line
         # message of an interrupted training)
@@ -103,6 +120,8 @@ def train_run(config: dict, run_dir: Path, processes: int, progress: bool = True
             with open(output, "a") as stream:
                 returncode = subprocess.run(command, stdout=stream, stderr=subprocess.STDOUT,
                                             env={**os.environ, "OMP_NUM_THREADS": str(threads)}).returncode
+        if returncode - 128 in STOP_SIGNALS:
+            raise TrainingInterrupted(run_dir, returncode - 128)
         if returncode != 0:
             where = "the output above" if threads is None else run_dir / TRAIN_OUTPUT
             raise TrainingError(f"training in {run_dir} failed (see {where}); run the same target "

@@ -16,7 +16,7 @@ from ddgan.core.config import ConfigError
 from ddgan.datasets.errors import DatasetError
 from ddgan.metrics.errors import MetricsError, WeightsUnavailableError
 from ddgan.official import OfficialCheckpointError
-from reproduce.launch import CONFIG_FILE, TrainingError, process_count, train_command, write_run_config
+from reproduce.launch import CONFIG_FILE, TrainingError, TrainingInterrupted, process_count, train_command, write_run_config
 from reproduce.official_eval import run_official
 from reproduce.pipeline import RunOptions, run_target
 from reproduce.profiles import PROFILES, ProfileError, make_profile
@@ -85,6 +85,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args)
+    except TrainingInterrupted as stopped:
+        print(f"reproduce {args.target}: {stopped}", file=sys.stderr)
+        return 128 + stopped.signum
     except USER_ERRORS as error:
         print(f"reproduce {args.target}: error: {error}", file=sys.stderr)
         return 2

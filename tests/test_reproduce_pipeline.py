@@ -181,3 +181,28 @@ def test_print_commands_writes_the_configs(capsys, tmp_path):
     config = json.loads((tmp_path / "cifar10" / "ddgan-T8" / "pipeline-config.json").read_text())
     assert config["method"]["num_timesteps"] == 8
     assert not (tmp_path / "cifar10" / "ddgan-T8" / "training-state.pt").exists()
+
+
+def test_an_interrupted_in_process_training_stops_the_target(tmp_path, monkeypatch):
+    """SIGTERM during a pipeline's in-process training: the trainer saves its state, and train_run raises
+    instead of returning, so the target neither evaluates nor marks the unfinished run as trained."""
+    import signal
+
+    from ddgan.core.trainer import Trainer
+    from reproduce.launch import TrainingInterrupted
+    profile = make_profile("smoke", work=tmp_path)
+    prepare_datasets(profile, ["cifar10"], RunOptions(log=lambda text: None))
+    config = profile.scale_config(get_preset("cifar10"))
+    config["train"]["steps"] = 50
+    original = Trainer.stop_and_save_due
+
+    def signal_at_step_2(self, stop, last_save):
+        if self.step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)    # a real signal, caught by the trainer's StopRequest
+        return original(self, stop, last_save)
+    monkeypatch.setattr(Trainer, "stop_and_save_due", signal_at_step_2)
+    run_dir = profile.run_dir("cifar10", "ddgan-T4")
+    with pytest.raises(TrainingInterrupted, match="SIGTERM stopped the training .* at step 2 .*again to resume") as stopped:
+        train_run(config, run_dir, processes=1, progress=False)
+    assert stopped.value.signum == signal.SIGTERM
+    assert torch.load(run_dir / "training-state.pt", weights_only=True)["step"] == 2
