@@ -38,10 +38,11 @@ def cpu_model(cpuinfo=Path("/proc/cpuinfo")):
     """The CPU's model name and its widest vector extension ('AMD EPYC, AVX2'), from /proc/cpuinfo on
     Linux, else what `platform` knows of it."""
     try:
-        fields = dict(line.split(":", 1) for line in cpuinfo.read_text().split("\n\n")[0].splitlines() if ":" in line)
+        first_cpu = cpuinfo.read_text().split("\n\n")[0]
     except OSError:
         return platform.processor() or platform.machine()
-    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    fields = {key.strip(): value.strip() for key, value in
+              (line.split(":", 1) for line in first_cpu.splitlines() if ":" in line)}
     model = fields.get("model name") or platform.processor() or platform.machine()
     flags = set(fields.get("flags", "").split())
     extension = next((name for flag, name in VECTOR_EXTENSIONS if flag in flags), None)
