@@ -183,10 +183,12 @@ def cpu_section(results: Path, data_root: Path | None = None, heading: str = "##
              "a budget of minutes on one shared CPU core per run (train_seconds: wall clock of each run). "
              "Rows: results/cpu/<dataset>/metrics.jsonl; configs, parameter counts and data hashes: "
              "results/cpu/summary.md.", ""]
-    digits = next((row["feature_weights"]["digits"] for row in load_profile_rows(results, "stackedmnist")
-                   if (row.get("feature_weights") or {}).get("digits")), None)
+    # the classifiers of the rows shown (older rows scored with another classifier are not in the table)
+    digits = list(dict.fromkeys(row["feature_weights"]["digits"]
+                                for row in latest_rows(load_profile_rows(results, "stackedmnist"))
+                                if (row.get("feature_weights") or {}).get("digits")))
     lines += [f"{heading}# StackedMNIST (Table 3)", "", PAPER_TABLE3 + ".",
-              f"Modes are labelled by the {digits}." if digits else "", ""]
+              f"Modes are labelled by the {'; by the '.join(digits)}." if digits else "", ""]
     lines += markdown_table(table3, TABLE3_FIELDS) if table3 else ["Not run yet (`make table3 PROFILE=cpu`)."]
     lines += ["", f"{heading}# Trilemma at equal compute (32x32 natural images)", "", DATA_CAVEAT,
               "FID: clean protocol, n_samples samples against the statistics of the first reference_images "

@@ -214,6 +214,20 @@ def test_paper_comparison_shows_cpu_rows_in_their_own_section(tmp_path):
     assert "Not run yet" in "\n".join(cpu_section(tmp_path / "nothing"))
 
 
+def test_the_classifier_line_names_the_classifier_of_the_rows_shown(tmp_path):
+    """A rerun scored with a retrained classifier replaces the rows: the line must not name the old one."""
+    folder = tmp_path / "stackedmnist"
+    folder.mkdir()
+    rows = [{"method": method, "variant": variant, "dataset": "stackedmnist", "profile": "cpu", "date": date,
+             "metrics": {"modes": modes, "kl": 1.0}, "n_samples": 26000, "feature_weights": {"digits": digits}}
+            for date, digits, modes in (("2026-01-01", "classifier old (test accuracy 0.98)", 800),
+                                        ("2026-02-01", "classifier new (test accuracy 0.99)", 900))
+            for method, variant in (("data", None), ("ddgan", "T4"))]
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    text = "\n".join(cpu_section(tmp_path))
+    assert "Modes are labelled by the classifier new (test accuracy 0.99)." in text and "classifier old" not in text
+
+
 def test_trilemma_from_your_images_to_its_table(tmp_path, toy_cpu_scale, monkeypatch):
     """DDGAN T = 4 and the DDPM at few and many steps, from an .npz of images (time only: FID is costly)."""
     monkeypatch.setattr(targets, "TRILEMMA_METRICS", ("time",))
