@@ -96,6 +96,11 @@ CPU_DDGAN_STEPS = {"stackedmnist": 2500, "cifar10": 4000}
 #   500, 380 at 750, 391 / 1.44 at 1000, then 326 and 303 at 1250 and 1500: a later, lower peak.
 # - cosine_steps over 1000 steps with that R1 (0.2, rescaled): 420 / 1.33 at 750, 334 at 1000; with 0.05:
 #   483 / 1.24 at 750, 392 / 1.57 at 1000.
+# - Measured at 5a0961a+ (a host about half as fast: 1.2-1.4 s per iteration beside another run), 1000 steps,
+#   the best snapshot also scored on 26,000 samples: use_latent false (z = 0): 531 / 1.09 at 500, 525 at 750,
+#   400 at 1000; 26,000 samples at 500: 893 / 0.921. The discriminator with spectral_norm: 401 at 500,
+#   508 / 1.07 at 750, 372 at 1000; 26,000 at 750: 871 / 0.894. Spectral norm with D lr 4e-4: 539 / 1.08 at
+#   500, 452 at 750, 250 at 1000; 26,000 at 500: 890 / 0.916. A slower D peaks later, not higher, and every peak's KL stays at 0.87-0.92 (26,000).
 # A fresh D trained for 300 steps against the frozen step-2500 generator of the committed run separates its
 # t = 0 pairs with 92% accuracy, while the run's own D sits at chance (losses at log 2): the generator
 # outruns D, yet every stronger D (width, learning rate) collapsed the generator.

@@ -245,3 +245,22 @@ def test_small_conv_discriminator_with_minibatch_std_sees_the_rest_of_its_group(
     # one extra input channel (the stddev) into a 3x3 conv of the last width, nothing else
     extra = sum(p.numel() for p in grouped.parameters()) - sum(p.numel() for p in plain.parameters())
     assert extra == (16 + 1) * 16 * 9 + 16
+
+
+def test_small_conv_discriminator_with_spectral_norm_bounds_every_layer_by_one():
+    from ddgan.nets.small import ConvDiscriminator
+    torch.manual_seed(0)
+    net = ConvDiscriminator(3, 8, (1, 2), spectral_norm=True)
+    x, t = torch.randn(4, 3, 8, 8), torch.randint(0, 4, (4,))
+    for _ in range(200):                      # each training forward runs one power iteration
+        net(x, t, x)
+    layers = [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert len(layers) == 1 + 3 * 2 + 2 + 2 + 1   # input conv, 3 per block, 2 time biases, time MLP, head
+    for layer in layers:
+        sigma = torch.linalg.matrix_norm(layer.weight.detach().flatten(1), ord=2)
+        assert abs(sigma.item() - 1) < 1e-3
+    # R1's double backward runs through the normalised weights
+    x = x.requires_grad_()
+    (grad,) = torch.autograd.grad(net(x, t, x).sum(), x, create_graph=True)
+    grad.pow(2).sum().backward()
+    assert net.head.parametrizations.weight.original.grad is not None

@@ -197,9 +197,12 @@ class ConvDiscriminator(nn.Module):
     """Time-conditioned conv discriminator on cat(x_t, x_{t+1}): down-blocks, spatial sum, linear head.
 
     minibatch_std: as the paper's discriminators, a minibatch-stddev channel (groups of 4) and a 3x3
-    conv before the sum, so D sees how alike the samples of a batch are (off: the original small D)."""
+    conv before the sum, so D sees how alike the samples of a batch are (off: the original small D).
+    spectral_norm: divide every conv and linear weight by its largest singular value (one power
+    iteration per training forward), a departure from the paper's D that bounds how fast D can change."""
 
-    def __init__(self, in_channels=3, base_channels=64, channel_mult=(1, 2), t_dim=64, minibatch_std=False):
+    def __init__(self, in_channels=3, base_channels=64, channel_mult=(1, 2), t_dim=64, minibatch_std=False,
+                 spectral_norm=False):
         super().__init__()
         self.time = TimeEmbedding(t_dim)
         self.input_conv = nn.Conv2d(2 * in_channels, base_channels, 3, padding=1)
@@ -214,6 +217,10 @@ class ConvDiscriminator(nn.Module):
             c = w
         self.final_conv = nn.Conv2d(c + 1, c, 3, padding=1) if minibatch_std else None
         self.head = nn.Linear(c, 1)
+        if spectral_norm:
+            for module in list(self.modules()):
+                if isinstance(module, (nn.Conv2d, nn.Linear)):
+                    nn.utils.parametrizations.spectral_norm(module)
 
     def forward(self, x_t, t, x_tp1):
         t_emb = self.time(t)
