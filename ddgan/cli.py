@@ -116,7 +116,8 @@ def build_parser():
                "saved (exit 130 / 143); the same command resumes.")
     train.add_argument("--preset", help="a named config (see `ddgan presets`)")
     train.add_argument("--config", help="a config JSON file (e.g. a run directory's config.json)")
-    train.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override config entries")
+    train.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE",
+                       help="override config entries (repeatable)")
     train.add_argument("--run-dir", help="where checkpoints, snapshots and logs go (default runs/<name>, "
                                           "renamed for --set values that change what is computed)")
     train.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run")

@@ -7,11 +7,14 @@ Parametrisations of the generator (Table 2 of the paper):
 - "oneshot": a one-step GAN, G(x_T, T-1, z) -> x_0, whose real and fake samples are both diffused
   into pairs for a t-conditioned D (the "diffusion as data augmentation" ablation); NFE = 1.
 `use_latent: false` feeds z = 0 (the "without latent variable z" ablation).
+`diversity_weight` > 0 adds a mode-seeking term to the generator loss (a departure, off by default):
+lambda / (mean|G(x, z1) - G(x, z2)| / mean|z1 - z2| + 1e-5), as MSGAN (Mao et al. 2019), for a generator
+that learns to ignore z.
 """
 import torch
 
 from ddgan.core.methods import Method, requires_grad
-from ddgan.core.options import Option
+from ddgan.core.options import ConfigError, Option
 from ddgan.core.sampler import run_reverse_chain
 from ddgan.diffusion import VARIANCE_SCHEDULES, DDGANDiffusion
 from ddgan.losses import discriminator_loss, generator_loss, r1_penalty, r1_weight
@@ -37,6 +40,8 @@ class DenoisingDiffusionGAN(Method):
         Option("parametrisation", str, "x0", choices=PARAMETRISATIONS,
                help="what G outputs: x0 (paper), direct x_t, eps, or oneshot (a one-step GAN)"),
         Option("use_latent", bool, True, help="false feeds z = 0 (the 'without latent variable' ablation)"),
+        Option("diversity_weight", float, 0.0, min=0,
+               help="weight of a mode-seeking term on G's outputs for two z (0: the paper, none)"),
     )
 
     def __init__(self, config, sampling_only=False):
@@ -52,6 +57,10 @@ class DenoisingDiffusionGAN(Method):
         self.r1_gamma = options["r1_gamma"]
         self.lazy_reg = options["lazy_reg"]
         self.r1_rescale = options["r1_rescale"]
+        self.diversity_weight = options["diversity_weight"]
+        if self.diversity_weight and (not self.use_latent or self.parametrisation == "oneshot"):
+            raise ConfigError("method.diversity_weight needs a latent z and a reverse step: set use_latent true "
+                              "and a parametrisation other than oneshot, or diversity_weight 0")
 
     @property
     def num_timesteps(self):
@@ -64,7 +73,10 @@ class DenoisingDiffusionGAN(Method):
 
     def generated_x_t(self, G, x_tp1, t, z, noise=None):
         """The generator's x_t given x_{t+1}: one reverse step p_theta(x_t | x_{t+1}) (eq. 9)."""
-        out = G(x_tp1, t, z)
+        return self.reverse_step_from_output(G(x_tp1, t, z), x_tp1, t, noise)
+
+    def reverse_step_from_output(self, out, x_tp1, t, noise=None):
+        """x_t from the generator's output for x_{t+1}, by the parametrisation."""
         if self.parametrisation == "direct":
             return out
         x_0 = self.diffusion.x0_from_eps(x_tp1, t, out) if self.parametrisation == "eps" else out
@@ -83,6 +95,17 @@ class DenoisingDiffusionGAN(Method):
         if x_tp1 is None:
             _, x_tp1 = self.diffusion.q_sample_pairs(x_0, t)
         return self.generated_x_t(G, x_tp1, t, self.latent(len(x_0))), x_tp1
+
+    def fake_pair_and_diversity(self, G, x_0, t):
+        """fake_pair, and how far G's outputs for the first half of the pairs move with a second z: one
+        generator pass over n + n/2 inputs, mean|G(x, z1) - G(x, z2)| / mean|z1 - z2|."""
+        _, x_tp1 = self.diffusion.q_sample_pairs(x_0, t)
+        n, half = len(x_0), max(len(x_0) // 2, 1)
+        z, z_other = self.latent(n), self.latent(half)
+        out = G(torch.cat([x_tp1, x_tp1[:half]]), torch.cat([t, t[:half]]), torch.cat([z, z_other]))
+        out, out_other = out[:n], out[n:]
+        diversity = (out[:half] - out_other).abs().mean() / (z[:half] - z_other).abs().mean()
+        return self.reverse_step_from_output(out, x_tp1, t), x_tp1, diversity
 
     def training_step(self, x_0, step, update):
         G, D = self.networks["generator"], self.networks["discriminator"]
@@ -109,9 +132,15 @@ class DenoisingDiffusionGAN(Method):
         # Generator: a fresh t and pair, D frozen.
         requires_grad(D, False)
         t = torch.randint(0, self.num_timesteps, (n,), device=x_0.device)
-        fake_t, fake_tp1 = self.fake_pair(G, x_0, t)
-        loss_g = generator_loss(D(fake_t, t, fake_tp1))
-        update("generator", loss_g)
+        if self.diversity_weight:
+            fake_t, fake_tp1, diversity = self.fake_pair_and_diversity(G, x_0, t)
+            loss_g = generator_loss(D(fake_t, t, fake_tp1))
+            logs["diversity"] = diversity.detach()
+            loss_g_total = loss_g + self.diversity_weight / (diversity + 1e-5)
+        else:
+            fake_t, fake_tp1 = self.fake_pair(G, x_0, t)
+            loss_g = loss_g_total = generator_loss(D(fake_t, t, fake_tp1))
+        update("generator", loss_g_total)
         requires_grad(D, True)
         logs["loss_g"] = loss_g.detach()
         return logs

@@ -232,7 +232,7 @@ def parse_args(argv=None):
     parser.add_argument("--no-fused-adam", dest="fused_adam", action="store_false",
                         help="Adam without fused=True (the trainer uses the fused kernel)")
     parser.add_argument("--preset", default="cifar10", help="config to time (default cifar10, the paper's)")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
+    parser.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE", help="config overrides")
     parser.add_argument("--out", default=str(RESULTS), help="folder for the JSON and markdown results")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)

@@ -50,6 +50,14 @@ def test_each_bad_input_gets_one_line_naming_key_value_and_fix(tmp_path, capsys,
     assert not (tmp_path / "run").exists()      # nothing was written
 
 
+def test_every_repeated_set_option_applies(tmp_path, capsys):
+    # each --set alone is valid; only both together leave no budget (a later --set once replaced the earlier)
+    code = main(["train", "--preset", "mixture25", "--set", "train.steps=null", "--set", "train.epochs=null",
+                 "--run-dir", str(tmp_path / "run"), "--quiet"])
+    assert code == 2
+    assert "set train.steps or train.epochs" in capsys.readouterr().err
+
+
 def test_a_method_option_of_another_schedule_is_refused(capsys, tmp_path):
     code = main(["train", "--preset", "mixture25_ddpm_demo", "--set", "method.beta_min=0.2",
                  "--run-dir", str(tmp_path), "--quiet"])

@@ -139,3 +139,48 @@ def test_without_latent_z_the_generator_sees_zeros():
 def test_unknown_parametrisation_is_refused():
     with pytest.raises(ValueError, match="parametrisation"):
         build_method(tiny_config(parametrisation="v"))
+
+
+def test_diversity_is_the_output_distance_per_latent_distance_of_two_z():
+    method = build_method(tiny_config(diversity_weight=1.0))
+    x_0, t = torch.randn(8, 2), torch.randint(0, 4, (8,))
+    seen = []
+
+    def G(x, t, z):
+        seen.append(z)
+        return 3 * z[:, :2]
+    torch.manual_seed(2)
+    fake_t, x_tp1, diversity = method.fake_pair_and_diversity(G, x_0, t)
+    z = seen[0]
+    z_1, z_2 = z[:4], z[8:]               # the first half of the pairs, then their second latents
+    expected = (3 * (z_1[:, :2] - z_2[:, :2])).abs().mean() / (z_1 - z_2).abs().mean()
+    torch.testing.assert_close(diversity, expected)
+    assert fake_t.shape == x_tp1.shape == (8, 2)
+    _, _, none = method.fake_pair_and_diversity(lambda x, t, z: x, x_0, t)
+    assert none == 0
+
+
+def test_diversity_term_makes_the_generator_use_z():
+    """A few G steps with the mode-seeking term spread G's outputs over z far more than the GAN loss alone."""
+    def spread_after_training(weight):
+        torch.manual_seed(0)
+        method = build_method(tiny_config(diversity_weight=weight))
+        optimizers = {name: torch.optim.Adam(net.parameters(), 1e-3, betas=(0.5, 0.9))
+                      for name, net in method.networks.items()}
+
+        def update(name, loss):
+            optimizers[name].zero_grad()
+            loss.backward()
+            optimizers[name].step()
+        x_0 = torch.randn(64, 2) * 0.5
+        for step in range(30):
+            method.training_step(x_0, step, update)
+        x_tp1, t = torch.randn(1, 2).expand(256, 2), torch.full((256,), 1)
+        with torch.no_grad():
+            return method.networks["generator"](x_tp1, t, torch.randn(256, 16)).std(0).mean().item()
+    assert spread_after_training(1.0) > 3 * spread_after_training(0.0)
+
+
+def test_diversity_needs_a_latent():
+    with pytest.raises(ValueError, match="diversity_weight needs a latent z"):
+        build_method(tiny_config(diversity_weight=1.0, use_latent=False))
