@@ -100,7 +100,7 @@ def main(argv=None):
     parser.add_argument("--finished-only", action="store_true",
                         help="train nothing: tables and figures of the runs in --work that have finished training "
                              "(the summary lists the others)")
-    parser.add_argument("--datasets", nargs="+", default=None, choices=DATASETS,
+    parser.add_argument("--datasets", nargs="+", action="extend", default=None, choices=DATASETS,
                         help="default: the profile's (quick: mixture25; full: both)")
     args = parser.parse_args(argv)
     args.datasets = args.datasets or list(PROFILE_DATASETS[args.profile])
