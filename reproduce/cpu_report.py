@@ -168,6 +168,8 @@ def stackedmnist_departures() -> str:
     parts = [f"generator at base {settings['generator']['base_channels']}" if "generator" in settings else None,
              f"discriminator at base {settings['discriminator']['base_channels']}"
              + (" with a minibatch-stddev channel" if settings["discriminator"].get("minibatch_std") else ""),
+             (f"a mode-seeking term on the generator (diversity_weight {settings['method']['diversity_weight']:g}, "
+              "a departure)") if settings.get("method", {}).get("diversity_weight") else None,
              (f"each run evaluated at its snapshot with the lowest KL of the periodic scores ({train['eval_samples']:,} "
               f"samples every {train['eval_every']} steps; snapshot_step)") if train.get("eval_every") else None]
     return ", ".join(part for part in parts if part)
