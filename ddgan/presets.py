@@ -11,7 +11,7 @@ from ddgan.core.config import ConfigError
 def ddgan_method(num_timesteps, nz, r1_gamma, lazy_reg, **extra):
     return {"name": "ddgan", "num_timesteps": num_timesteps, "schedule": "vp", "beta_min": 0.1, "beta_max": 20.0,
             "nz": nz, "r1_gamma": r1_gamma, "lazy_reg": lazy_reg, "r1_rescale": False,
-            "parametrisation": "x0", "use_latent": True, **extra}
+            "parametrisation": "x0", "use_latent": True, "diversity_weight": 0.0, **extra}
 
 
 # The 25-Gaussians are trained in their original units (data.scale 1: centres -4..4, std 0.05): no output
