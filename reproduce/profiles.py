@@ -107,7 +107,8 @@ CPU_DDGAN_STEPS = {"stackedmnist": 1000, "cifar10": 4000}
 # - The generators ignore z: for fixed x_{t+1} their outputs vary 0.014-0.026 over z against 0.17-0.24 over x_{t+1}
 #   (the spectral-norm run's best snapshot, by t). With the mode-seeking term (method.diversity_weight, a departure):
 #   0.1: 554 / 1.04 at 500 (z-spread 0.25-0.36 during training), 399 at 750, 350 at 1000; 26,000 at 500: 934 / 0.837,
-#   the first 26,000-sample score above 900 modes; 1.0: 373 at 500, 443 / 1.44 at 750. Of the 0.1 run's KL (0.94 on
+#   the first 26,000-sample score above 900 modes; 1.0: 373 at 500, 443 / 1.44 at 750; 0.3: 416 / 1.58 at 500,
+#   404 at 750, 367 at 1000; 0.03: 506 / 1.16 at 500, 367 at 750. Of the 0.1 run's KL (0.94 on
 #   5,000 samples) 0.74 is still the skew of each channel's digits (6s and 9s at 1-2%, 1s, 2s and 5s at 13-26%).
 # A fresh D trained for 300 steps against the frozen step-2500 generator of the committed run separates its
 # t = 0 pairs with 92% accuracy, while the run's own D sits at chance (losses at log 2): the generator
