@@ -12,8 +12,9 @@ tensor in [-1, 1], NCHW (or points (n, D) for 2-D data). Generated images are wr
 a fresh folder; every metric reads them back, so folder and callable are evaluated identically.
 Metrics: fid (per protocol, see ddgan.metrics.fid), is (10 splits and 1 split), pr (improved
 precision/recall, k=3), modes (stacked digits: modes covered and KL to uniform, with the digit
-classifier; the 25-Gaussians: modes covered, high-quality fraction and KL, as the demo scores them,
-see ddgan.metrics.mode_coverage), time (NFE and seconds for one batch of 100). Paper tables use
+classifier, and the fraction of samples it reads with confidence and their modes; the 25-Gaussians:
+modes covered, high-quality fraction and KL, as the demo scores them; see
+ddgan.metrics.mode_coverage), time (NFE and seconds for one batch of 100). Paper tables use
 50,000 samples (26,000 for stacked-digit modes, 10,000 on the 25-Gaussians); fewer are refused
 unless allowed explicitly. 25-Gaussian points are in the grid's original units (centres -4..4): a
 checkpoint's samples are converted from its training scale, point files are read as they are.
@@ -40,7 +41,7 @@ from ddgan.metrics.images import fresh_folder, iterate_image_batches, list_sampl
 from ddgan.metrics.inception import load_fid_extractor, load_is_inception
 from ddgan.metrics.inception_score import class_probabilities, inception_score
 from ddgan.metrics.mode_coverage import (MIXTURE25_SAMPLES, MODE_SAMPLES, classify_stacked_digits, mixture25_scores,
-                                         mode_coverage, modes_of_labels)
+                                         stacked_digit_scores)
 from ddgan.metrics.precision_recall import load_vgg16_fc, precision_recall, vgg16_features
 from ddgan.metrics.reference import DEFAULT_CACHE_DIR, Reference, cached_or_computed, load_reference
 from ddgan.metrics.timing import count_nfe, time_sampling
@@ -180,7 +181,7 @@ def precision_recall_values(s: SampleSet, space: str, weights: str, vgg, classif
         fake = digit_features
         real, reference_info = s.cached_reference_features("pr_classifier", weights, lambda data: {
             "features": classify_stacked_digits(data.image_batches(s.batch_size), classifier,
-                                                s.n_batches(len(data)))[1]})
+                                                s.n_batches(len(data))).features})
     if len(real) > len(fake):  # equal-sized sets, as the paper's 50k against 50k
         real = real[np.random.default_rng(s.seed).choice(len(real), len(fake), replace=False)]
     precision, recall = precision_recall(real, fake, device=s.device)
@@ -278,9 +279,11 @@ def evaluate(samples, *, dataset: str, metrics=("fid",), protocols=("clean",), n
         if mixture and "modes" in metrics:
             values.update(mixture25_scores(points))
         if classifier is not None:
-            labels, digit_features = classify_stacked_digits(s.batches(), classifier, s.n_batches())
+            predictions = classify_stacked_digits(s.batches(), classifier, s.n_batches())
+            digit_features = predictions.features
             if "modes" in metrics:
-                values["modes"], values["kl"] = mode_coverage(modes_of_labels(labels[:MODE_SAMPLES]))
+                values.update(stacked_digit_scores(predictions.labels[:MODE_SAMPLES],
+                                                   predictions.confidences[:MODE_SAMPLES]))
         if space is not None:
             pr, reference_info["pr"] = precision_recall_values(s, space, weights["pr"], vgg, classifier,
                                                                digit_features)

@@ -5,8 +5,10 @@ commit, config, profile, sample count and training seconds) and from the prepare
 `python -m reproduce.run compare --profile cpu` rewrites the tables and the summary from the rows
 alone. The sample grids are drawn by the pipeline from each run's EMA snapshot.
 
-    table3.csv   method, T, nfe, modes, kl, n_samples, train_seconds, train_steps, commit, row_id
-                 (StackedMNIST, 26,000 samples; the training images' own score as method "data")
+    table3.csv   method, T, nfe, modes, kl, confident_fraction, confident_modes, n_samples, train_seconds,
+                 train_steps, commit, row_id (StackedMNIST, 26,000 samples; the training images' own score as
+                 method "data"; confident_*: of the samples whose three digits the classifier reads with
+                 probability >= CONFIDENT_PROBABILITY, see ddgan.metrics.mode_coverage)
     cifar10.csv  method, T, nfe, fid, n_samples, sample_seconds, train_seconds, train_steps, commit, row_id
                  (the trilemma target; sample_seconds: one batch of 100 images on the device shown)
 """
@@ -19,20 +21,27 @@ import torch
 from PIL import Image
 
 from ddgan.metrics.images import to_uint8
+from ddgan.metrics.mode_coverage import CONFIDENT_PROBABILITY
 from ddgan.nets import build_network
 from reproduce.profiles import CPU_DDGAN_SETTINGS, CPU_TRAIN, CPU_WIDTH, DDGAN_TO_DDPM_STEP_COST
 from reproduce.targets import TRILEMMA_DATASET
 
-TABLE3_FIELDS = ("method", "T", "nfe", "modes", "kl", "n_samples", "train_seconds", "train_steps", "snapshot_step",
-                 "training", "commit", "row_id")
+TABLE3_FIELDS = ("method", "T", "nfe", "modes", "kl", "confident_fraction", "confident_modes", "n_samples",
+                 "train_seconds", "train_steps", "snapshot_step", "training", "commit", "row_id")
 CIFAR_FIELDS = ("method", "T", "nfe", "fid", "n_samples", "sample_seconds", "train_seconds", "train_steps",
                 "training", "reference_images", "commit", "row_id")
 PAPER_TABLE3 = ("DDGAN (paper, Table 3): 1000 modes, KL 0.071 (NCSN++ at full width, 26,000 samples); "
                 "n_samples below: the samples scored here")
+CONFIDENT_NOTE = (f"The classifier labels blobs too: confident_fraction is the share of samples whose three "
+                  f"channels all get a softmax probability of at least {CONFIDENT_PROBABILITY}, confident_modes the "
+                  "modes those samples alone hit (empty for rows scored before they were recorded); compare them "
+                  "with the data row.")
 DATA_CAVEAT = (f"`{TRILEMMA_DATASET}` is prepared from cifar10_jpeg_subset.npz: 10,000 CIFAR-10 training images "
                "decoded from a JPEG copy (quality about 75), NOT bit-identical to CIFAR-10. Every FID here is "
                "against statistics of these training images and is not comparable with the paper's CIFAR-10 FIDs.")
 GRID_SIDE, GRID_SCALE = 8, 2
+PERIODIC_PANELS = (("eval/modes", "modes covered (of 1000)"), ("eval/kl", "KL to uniform (lower is better)"),
+                   ("eval/confident_fraction", f"confident fraction (all 3 channels p >= {CONFIDENT_PROBABILITY})"))
 
 
 # ------------------------------------------------------------------ rows
@@ -85,7 +94,10 @@ def table3_rows(results: Path) -> list[dict]:
         if "modes" not in metrics:
             continue
         table.append({"method": row["method"], "T": num_timesteps(row), "nfe": num_timesteps(row),
-                      "modes": metrics["modes"], "kl": rounded(metrics["kl"]), "n_samples": row["n_samples"],
+                      "modes": metrics["modes"], "kl": rounded(metrics["kl"]),
+                      # empty for rows scored before the classifier's confidence was recorded
+                      "confident_fraction": rounded(metrics.get("confident_fraction")),
+                      "confident_modes": metrics.get("confident_modes"), "n_samples": row["n_samples"],
                       "train_seconds": training_of(row).get("seconds"), "train_steps": training_of(row).get("steps"),
                       "snapshot_step": training_of(row).get("snapshot_step", training_of(row).get("steps")),
                       "training": training_state(row), "commit": row.get("commit"), "row_id": row.get("row_id")})
@@ -190,7 +202,7 @@ def cpu_section(results: Path, data_root: Path | None = None, heading: str = "##
                                 for row in latest_rows(load_profile_rows(results, "stackedmnist"))
                                 if (row.get("feature_weights") or {}).get("digits")))
     lines += [f"{heading}# StackedMNIST (Table 3)", "", PAPER_TABLE3 + ".",
-              f"Modes are labelled by the {'; by the '.join(digits)}." if digits else "", ""]
+              f"Modes are labelled by the {'; by the '.join(digits)}." if digits else "", CONFIDENT_NOTE, ""]
     lines += markdown_table(table3, TABLE3_FIELDS) if table3 else ["Not run yet (`make table3 PROFILE=cpu`)."]
     lines += ["", f"{heading}# Trilemma at equal compute (32x32 natural images)", "", DATA_CAVEAT,
               "FID: clean protocol, n_samples samples against the statistics of the first reference_images "
@@ -230,8 +242,8 @@ def write_cpu_report(results: Path, data_root: Path, log=print) -> None:
 # ------------------------------------------------------------------ figures
 
 def periodic_score_figure(results: Path, dataset: str) -> Path | None:
-    """Modes and KL of every periodic score of the dataset's runs against the training step, the
-    evaluated snapshot circled (figures/<dataset>-periodic-scores.png), from the rows alone."""
+    """Modes, KL and confident fraction of every periodic score of the dataset's runs against the training
+    step, the evaluated snapshot circled (figures/<dataset>-periodic-scores.png), from the rows alone."""
     scored = [row for row in latest_rows(load_profile_rows(results, dataset)) if training_of(row).get("periodic_scores")]
     if not scored:
         return None
@@ -241,15 +253,17 @@ def periodic_score_figure(results: Path, dataset: str) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    figure, axes = plt.subplots(1, len(PERIODIC_PANELS), figsize=(4.5 * len(PERIODIC_PANELS), 3.4))
     for (label, training), color in zip(runs, ("tab:blue", "tab:orange", "tab:green", "tab:red")):
         scores = training["periodic_scores"]
-        steps = [score["step"] for score in scores]
         chosen = next(score for score in scores if score["step"] == training["snapshot_step"])
-        for axis, key in zip(axes, ("eval/modes", "eval/kl")):
-            axis.plot(steps, [score[key] for score in scores], "o-", color=color, label=label, markersize=3)
-            axis.plot(chosen["step"], chosen[key], "o", markersize=11, markerfacecolor="none", color=color)
-    for axis, title in zip(axes, ("modes covered (of 1000)", "KL to uniform (lower is better)")):
+        for axis, (key, _) in zip(axes, PERIODIC_PANELS):
+            scored_here = [score for score in scores if key in score]   # rows from before a score existed lack it
+            axis.plot([score["step"] for score in scored_here], [score[key] for score in scored_here], "o-",
+                      color=color, label=label, markersize=3)
+            if key in chosen:
+                axis.plot(chosen["step"], chosen[key], "o", markersize=11, markerfacecolor="none", color=color)
+    for axis, (_, title) in zip(axes, PERIODIC_PANELS):
         axis.set_xlabel("training step")
         axis.set_title(title, fontsize=10)
         axis.grid(alpha=0.3)

@@ -23,7 +23,7 @@ from ddgan.core.provenance import git_commit
 from ddgan.datasets import open_prepared
 from ddgan.evaluate import TIME_BATCH, evaluate, write_records
 from ddgan.metrics.digit_classifier import load_digit_classifier
-from ddgan.metrics.mode_coverage import MODE_SAMPLES, classify_stacked_digits, mode_coverage, modes_of_labels
+from ddgan.metrics.mode_coverage import MODE_SAMPLES, classify_stacked_digits, stacked_digit_scores
 from ddgan.metrics.reference import DEFAULT_CACHE_DIR
 from ddgan.metrics.timing import count_nfe, device_name, time_sampling
 from reproduce import profiles
@@ -219,16 +219,17 @@ def real_data_modes(context: EvaluationContext, dataset: str = "stackedmnist") -
     chosen = np.sort(np.random.default_rng(SEED).choice(len(train), count, replace=False))
     classifier = load_digit_classifier(context.digit_classifier, context.device)
     batches = (np.asarray(train.images[chosen[i:i + 1000]]) for i in range(0, len(chosen), 1000))
-    labels, _ = classify_stacked_digits(batches, classifier, -(-len(chosen) // 1000))
-    modes, kl = mode_coverage(modes_of_labels(labels))
+    predictions = classify_stacked_digits(batches, classifier, -(-len(chosen) // 1000))
+    scores = stacked_digit_scores(predictions.labels, predictions.confidences)
     record = {"method": "data", "variant": "train", "dataset": dataset, "protocol": None,
-              "metrics": {"modes": modes, "kl": kl}, "n_samples": len(chosen), "commit": git_commit(),
+              "metrics": scores, "n_samples": len(chosen), "commit": git_commit(),
               "feature_weights": {"digits": classifier.description},
               "reference": {"images_sha256": train.manifest["splits"]["train"]["images_sha256"]},
               "device": device_name(context.device), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "profile": context.profile.name, "target": context.target, "row_id": uuid.uuid4().hex}
     append_rows([record], context.profile.results_file(dataset))
-    context.log(f"  {dataset} training images: {modes} modes, KL {kl:.4f} ({len(chosen)} images)")
+    context.log(f"  {dataset} training images: {scores['modes']} modes, KL {scores['kl']:.4f}, confident fraction "
+                f"{scores['confident_fraction']:.4f} ({scores['confident_modes']} modes) ({len(chosen)} images)")
     return [record]
 
 

@@ -76,8 +76,10 @@ def test_smoke_profile_writes_every_table_and_figure(tmp_path):
     # the 1000-step samplers are scored on fewer samples: the data is scored at that count too
     few = digits["data (held-out, 20 samples)"]
     assert few["n_samples"] == digits["DDPM 1000 steps"]["n_samples"] == "20" and 10 < int(few["modes"]) <= 20
+    assert all(0 <= float(r["confident_fraction"]) <= 1 and 0 <= int(r["confident_modes"]) <= int(r["modes"])
+               for r in digits.values())
     summary = (out / "summary.md").read_text()
-    assert "profile `smoke`" in summary and "held-out accuracy" in summary
+    assert "profile `smoke`" in summary and "held-out accuracy" in summary and "confident_fraction" in summary
     assert "How each model was trained" in summary and "| mixture25 | ddgan-T4 | ddgan |" in summary
     assert "Quality at this scale" in summary
 

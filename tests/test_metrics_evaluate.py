@@ -18,7 +18,7 @@ from ddgan.metrics.digit_classifier import predict, save_digit_classifier, to_cl
 from ddgan.metrics.errors import MetricsError
 from ddgan.metrics.images import to_uint8, write_images
 from ddgan.metrics.inception import FeatureExtractor
-from ddgan.metrics.mode_coverage import mode_coverage, modes_of_labels
+from ddgan.metrics.mode_coverage import CONFIDENT_PROBABILITY, mode_coverage, modes_of_labels
 from ddgan.metrics.precision_recall import precision_recall
 from ddgan.metrics.reference import load_reference
 
@@ -140,6 +140,12 @@ def test_modes_of_generated_stacks(tmp_path, stacked_digits):
     samples = to_uint8(draw(sample_batch, 300, 16))
     labels = np.stack([predict(classifier, to_classifier_input(samples[..., c])) for c in range(3)], axis=1)
     assert (record["metrics"]["modes"], record["metrics"]["kl"]) == mode_coverage(modes_of_labels(labels))
+    with torch.no_grad():
+        confidences = np.stack([classifier(to_classifier_input(samples[..., c])).softmax(1).amax(1).numpy()
+                                for c in range(3)], axis=1)
+    confident = np.all(confidences >= CONFIDENT_PROBABILITY, axis=1)
+    assert record["metrics"]["confident_fraction"] == pytest.approx(confident.mean())
+    assert record["metrics"]["confident_modes"] == len(set(modes_of_labels(labels)[confident]))
     assert 1 < record["metrics"]["modes"] < 300 and "test accuracy" in record["feature_weights"]["digits"]
 
 

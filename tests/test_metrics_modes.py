@@ -7,7 +7,8 @@ from sklearn.datasets import load_digits
 from ddgan.metrics.digit_classifier import (load_digit_classifier, predict, save_digit_classifier,
                                             to_classifier_input, train_digit_classifier)
 from ddgan.metrics.errors import MetricsError
-from ddgan.metrics.mode_coverage import classify_stacked_digits, mode_coverage, modes_of_labels
+from ddgan.metrics.mode_coverage import (CONFIDENT_PROBABILITY, classify_stacked_digits, confident_samples,
+                                         mode_coverage, modes_of_labels, stacked_digit_scores)
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,8 @@ def digits():
 
 @pytest.fixture(scope="module")
 def classifier(digits):
-    return train_digit_classifier(*digits, epochs=4, batch_size=64, width=16, seed=0)
+    # trained until it is sure of real digits too, as the classifiers that score samples are
+    return train_digit_classifier(*digits, epochs=10, batch_size=64, width=16, seed=0)
 
 
 def test_mode_coverage_matches_direct_computation():
@@ -61,14 +63,50 @@ def test_stacked_digits_are_labelled_per_channel(digits, classifier):
     _, _, x_test, y_test = digits
     picks = np.random.default_rng(2).integers(0, len(x_test), size=(120, 3))
     stacked = np.stack([x_test[picks[:, c]] for c in range(3)], axis=-1)  # NHWC: R, G, B digits
-    labels, features = classify_stacked_digits([stacked[:50], stacked[50:]], classifier)
+    labels, confidences, features = classify_stacked_digits([stacked[:50], stacked[50:]], classifier)
     single = predict(classifier, to_classifier_input(x_test))
     np.testing.assert_array_equal(labels, single[picks])
+    with torch.no_grad():
+        probabilities = classifier(to_classifier_input(x_test)).softmax(1).numpy()
+    np.testing.assert_allclose(confidences, probabilities.max(1)[picks], rtol=1e-5)
     assert features.shape == (120, 3 * 128)
     with torch.no_grad():
         blue = classifier.features(to_classifier_input(x_test[picks[:4, 2]])).numpy()
     np.testing.assert_allclose(features[:4, 256:], blue, rtol=1e-5, atol=1e-6)
     assert np.mean(modes_of_labels(labels) == modes_of_labels(y_test[picks])) > 0.7
+
+
+def test_confident_scores_follow_their_definitions():
+    # 0.9 is enough; one channel at 0.89 makes its sample not confident, whatever the other two
+    labels = np.array([[1, 2, 3], [4, 5, 6], [1, 2, 3], [7, 8, 9]])
+    confidences = np.array([[0.9, 0.99, 1.0], [0.99, 0.89, 0.99], [0.95, 0.95, 0.95], [0.5, 0.99, 0.99]])
+    assert CONFIDENT_PROBABILITY == 0.9
+    np.testing.assert_array_equal(confident_samples(confidences), [True, False, True, False])
+    scores = stacked_digit_scores(labels, confidences)
+    assert (scores["modes"], scores["kl"]) == mode_coverage(modes_of_labels(labels))   # argmax, no threshold
+    assert scores["modes"] == 3 and scores["confident_fraction"] == 0.5 and scores["confident_modes"] == 1
+    assert stacked_digit_scores(labels, np.full((4, 3), 0.3))["confident_modes"] == 0
+
+
+def blurred(images):
+    """8x8 digits averaged over 2x2 blocks and enlarged back: the strokes become blobs of the same place."""
+    blocks = images.reshape(len(images), 4, 2, 4, 2).astype(np.float64).mean(axis=(2, 4))
+    return np.round(blocks.repeat(2, axis=1).repeat(2, axis=2)).astype(np.uint8)
+
+
+def test_confident_fraction_tells_digits_from_blobs_and_noise(digits, classifier):
+    """Real stacks are read with confidence; the same stacks blurred, or uniform noise, still get labels
+    (and modes) but few confident samples."""
+    _, _, x_test, _ = digits
+    picks = np.random.default_rng(3).integers(0, len(x_test), size=(2000, 3))
+    real = np.stack([x_test[picks[:, c]] for c in range(3)], axis=-1)
+    blobs = np.stack([blurred(x_test)[picks[:, c]] for c in range(3)], axis=-1)
+    noise = np.random.default_rng(4).integers(0, 256, size=real.shape, dtype=np.uint8)
+    scores = {name: stacked_digit_scores(*classify_stacked_digits([stacks], classifier)[:2])
+              for name, stacks in (("real", real), ("blobs", blobs), ("noise", noise))}
+    assert scores["real"]["confident_fraction"] > 0.8
+    assert scores["blobs"]["confident_fraction"] < 0.2 and scores["noise"]["confident_fraction"] < 0.2
+    assert scores["blobs"]["modes"] > 100     # argmax still counts the blobs as modes
 
 
 def test_classifier_size_and_missing_file_errors(tmp_path, classifier):

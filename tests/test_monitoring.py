@@ -118,6 +118,8 @@ def test_digit_scores_with_a_given_classifier(tmp_path):
     assert [r["step"] for r in evals] == [3, 6]
     # 32 samples hit at most 32 of the 1000 modes, so KL to uniform is at least log(1000 / 32)
     assert all(1 <= r["eval/modes"] <= 32 and r["eval/kl"] >= np.log(1000 / 32) - 1e-9 for r in evals)
+    assert all(0 <= r["eval/confident_fraction"] <= 1 and 0 <= r["eval/confident_modes"] <= r["eval/modes"]
+               for r in evals)
     best = min(evals, key=lambda r: r["eval/kl"])
     assert load_snapshot(run / BEST_SNAPSHOT_FILE)["score"]["value"] == best["eval/kl"]
 

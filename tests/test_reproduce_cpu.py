@@ -157,6 +157,7 @@ def test_cpu_table3_end_to_end_then_resumes(tmp_path, toy_cpu_scale):
     assert [(row["method"], row["T"]) for row in table] == [("data", ""), ("ddgan", "4"), ("ddgan", "1")]
     for row in table:
         assert 1 <= int(row["modes"]) <= 40 and float(row["kl"]) >= 0 and row["n_samples"] == "40"
+        assert 0 <= float(row["confident_fraction"]) <= 1 and 0 <= int(row["confident_modes"]) <= int(row["modes"])
     assert all(int(row["train_steps"]) == 2 and float(row["train_seconds"]) > 0 for row in table[1:])
     figures = sorted(p.name for p in (tmp_path / "results" / "figures").glob("*.png"))
     assert figures == ["stackedmnist-ddgan-T1.png", "stackedmnist-ddgan-T4.png", "stackedmnist-periodic-scores.png",
@@ -174,6 +175,7 @@ def test_cpu_table3_end_to_end_then_resumes(tmp_path, toy_cpu_scale):
         assert row["training"]["snapshot_step"] == best["step"] == int(csv_row["snapshot_step"])
         assert row["training"]["selected_by"]["value"] == best["eval/kl"]
         assert [score["step"] for score in row["training"]["periodic_scores"]] == [1, 2]
+        assert all(0 <= score["eval/confident_fraction"] <= 1 for score in row["training"]["periodic_scores"])
     # a second run finds every stage finished and adds no rows
     log.clear()
     run_target(get_target("table3", "cpu"), profile, RunOptions(archive=str(archive), device="cpu", log=log.append))
@@ -209,7 +211,8 @@ def test_paper_comparison_shows_cpu_rows_in_their_own_section(tmp_path):
     (results / "cpu" / "stackedmnist" / "metrics.jsonl").write_text(json.dumps(row) + "\n")
     folder = write_comparison(make_profile("paper", tmp_path / "runs", results), log=lambda *_: None)
     text = (folder / "comparison.md").read_text()
-    assert "Reduced scale on a CPU" in text and "| ddgan | 4 | 4 | 950 | 0.3 | 26000 | 1200.0 | 2000 |" in text
+    # a row scored before the classifier's confidence was recorded: its confident columns stay empty
+    assert "Reduced scale on a CPU" in text and "| ddgan | 4 | 4 | 950 | 0.3 | – | – | 26000 | 1200.0 | 2000 |" in text
     with open(folder / "table3.csv", newline="") as file:        # the paper cells stay empty
         assert all(cell["reproduced"] == "" for cell in csv.DictReader(file))
     assert "Not run yet" in "\n".join(cpu_section(tmp_path / "nothing"))

@@ -3,7 +3,9 @@
 - 25-Gaussians: modes covered, high-quality fraction and KL (the demo's scoring rule); primary
   eval/high_quality, higher is better (KL alone does not see blur: a uniform spread has KL near 0).
 - Stacked digits (8x8 demo digits, StackedMNIST): modes of 1000 and KL to uniform with a digit
-  classifier; primary eval/kl, lower is better.
+  classifier, and the share of samples it reads with confidence and their modes
+  (eval/confident_fraction, eval/confident_modes: blobs count as modes, not as confident); primary
+  eval/kl, lower is better.
 - Image datasets: FID on train.eval_samples samples (FID-N, not the paper's FID-50k) against the
   training set's statistics, clean protocol, offline Inception; primary eval/fid<N>, lower is better.
 
@@ -66,14 +68,14 @@ def digit_classifier_for(data_config, given, run_dir, device):
 
 def digits_score(n, classifier):
     from ddgan.metrics.images import to_uint8
-    from ddgan.metrics.mode_coverage import classify_stacked_digits, mode_coverage, modes_of_labels
+    from ddgan.metrics.mode_coverage import classify_stacked_digits, stacked_digit_scores
 
     def score(samples):
-        labels, _ = classify_stacked_digits([to_uint8(samples)], classifier, total=1)
-        modes, kl = mode_coverage(modes_of_labels(labels))
-        return {"eval/modes": modes, "eval/kl": kl}
+        predictions = classify_stacked_digits([to_uint8(samples)], classifier, total=1)
+        return {f"eval/{k}": v for k, v in stacked_digit_scores(predictions.labels, predictions.confidences).items()}
 
-    return PeriodicScore(f"modes / KL of {n} samples ({classifier.description})", "eval/kl", True, score)
+    return PeriodicScore(f"modes / KL / confident fraction and modes of {n} samples ({classifier.description})",
+                         "eval/kl", True, score)
 
 
 def fid_score(n, dataset, training_images, device, cache_dir, batch_size):

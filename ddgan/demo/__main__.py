@@ -28,7 +28,7 @@ from ddgan.demo.execute import CLASSIFIER_FILE, execute_run, is_trained
 from ddgan.demo.plan import CLASSIFIER_EPOCHS, DATASETS, PROFILE_DATASETS, STEPS, demo_runs
 from ddgan.demo.scoring import score_stacked_digits
 from ddgan.metrics.digit_classifier import load_digit_classifier, save_digit_classifier, train_digit_classifier
-from ddgan.metrics.mode_coverage import mixture25_scores
+from ddgan.metrics.mode_coverage import CONFIDENT_PROBABILITY, mixture25_scores
 from ddgan.metrics.timing import time_sampling
 from ddgan.sampling import load_sampler
 
@@ -221,7 +221,10 @@ def summary_notes(profile, classifier_path, rows_by_dataset):
     if classifier_path is not None:
         classifier = load_digit_classifier(classifier_path)
         notes.append(f"Stacked digits are labelled per channel by a CNN trained on the digits' training split "
-                     f"(held-out accuracy {classifier.test_accuracy:.3f}); misread digits add spurious modes.")
+                     f"(held-out accuracy {classifier.test_accuracy:.3f}); misread digits add spurious modes. "
+                     f"It labels blobs too, so confident_fraction is the share of samples whose three channels all "
+                     f"get a softmax probability of at least {CONFIDENT_PROBABILITY}, and confident_modes the modes "
+                     f"those samples alone hit; compare both with the `data` row.")
     return notes
 
 

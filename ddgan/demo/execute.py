@@ -16,7 +16,7 @@ from ddgan.core.trainer import train
 from ddgan.datasets.toy import to_original_units
 from ddgan.demo.scoring import score_stacked_digits
 from ddgan.metrics.digit_classifier import load_digit_classifier
-from ddgan.metrics.mode_coverage import COVERED_FRACTION, mixture25_scores
+from ddgan.metrics.mode_coverage import CONFIDENT_PROBABILITY, COVERED_FRACTION, mixture25_scores
 
 CLASSIFIER_FILE = "digit_classifier.pt"   # in the demo's work folder
 SAMPLE_BATCH = 2000
@@ -88,7 +88,8 @@ def execute_run(run, root, classifier_path=None, threads=1):
     for evaluation in run.evaluations:
         cached = run_dir / f"scores-{slug(evaluation.label)}.json"
         key = {"step": trainer.step, "n_samples": evaluation.n_samples, "sample_options": evaluation.sample_options,
-               **({"covered_fraction": COVERED_FRACTION} if run.dataset == "mixture25" else {})}
+               **({"covered_fraction": COVERED_FRACTION} if run.dataset == "mixture25"
+                  else {"confident_probability": CONFIDENT_PROBABILITY})}
         previous = json.loads(cached.read_text()) if cached.exists() else None
         if previous and previous["key"] == key:   # scored before by this finished run: reuse
             rows.append({**previous["row"], "train_seconds": round(seconds, 1)})

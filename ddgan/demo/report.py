@@ -6,8 +6,8 @@ import re
 COLUMNS = {
     "mixture25": ["method", "T", "nfe", "n_samples", "modes", "high_quality", "kl", "sample_seconds",
                   "train_steps", "train_seconds"],
-    "stacked_digits": ["method", "T", "nfe", "n_samples", "modes", "kl", "sample_seconds", "train_steps",
-                       "train_seconds"],
+    "stacked_digits": ["method", "T", "nfe", "n_samples", "modes", "kl", "confident_fraction", "confident_modes",
+                       "sample_seconds", "train_steps", "train_seconds"],
 }
 MODES = {"mixture25": 25, "stacked_digits": 1000}
 # the loss that says how far training got: the generator's for GANs, the training objective otherwise
