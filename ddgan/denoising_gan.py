@@ -80,6 +80,8 @@ class DenoisingDiffusionGAN(Method):
         if self.parametrisation == "direct":
             return out
         x_0 = self.diffusion.x0_from_eps(x_tp1, t, out) if self.parametrisation == "eps" else out
+        if noise is None:
+            noise = self.draws.randn_like(x_tp1)
         return self.diffusion.posterior_sample(x_0, x_tp1, t, noise)
 
     def one_shot(self, G, x_T, rng=None):
@@ -91,15 +93,15 @@ class DenoisingDiffusionGAN(Method):
         """A generated pair (x_t', x_{t+1}) for steps t; x_{t+1} is diffused from the real x_0
         unless given (the D step scores real and fake x_t against the same x_{t+1})."""
         if self.parametrisation == "oneshot":
-            return self.diffusion.q_sample_pairs(self.one_shot(G, torch.randn_like(x_0)), t)
+            return self.diffusion.q_sample_pairs(self.one_shot(G, self.draws.randn_like(x_0)), t, self.draws.randn_like)
         if x_tp1 is None:
-            _, x_tp1 = self.diffusion.q_sample_pairs(x_0, t)
+            _, x_tp1 = self.diffusion.q_sample_pairs(x_0, t, self.draws.randn_like)
         return self.generated_x_t(G, x_tp1, t, self.latent(len(x_0))), x_tp1
 
     def fake_pair_and_diversity(self, G, x_0, t):
         """fake_pair, and how far G's outputs for the first half of the pairs move with a second z: one
         generator pass over n + n/2 inputs, mean|G(x, z1) - G(x, z2)| / mean|z1 - z2|."""
-        _, x_tp1 = self.diffusion.q_sample_pairs(x_0, t)
+        _, x_tp1 = self.diffusion.q_sample_pairs(x_0, t, self.draws.randn_like)
         n, half = len(x_0), max(len(x_0) // 2, 1)
         z, z_other = self.latent(n), self.latent(half)
         out = G(torch.cat([x_tp1, x_tp1[:half]]), torch.cat([t, t[:half]]), torch.cat([z, z_other]))
@@ -113,8 +115,8 @@ class DenoisingDiffusionGAN(Method):
 
         # Discriminator: real pairs vs generated pairs, R1 on real pairs every lazy_reg steps.
         requires_grad(D, True)
-        t = torch.randint(0, self.num_timesteps, (n,), device=x_0.device)
-        x_t, x_tp1 = self.diffusion.q_sample_pairs(x_0, t)
+        t = self.draws.randint(self.num_timesteps, (n,), x_0.device)
+        x_t, x_tp1 = self.diffusion.q_sample_pairs(x_0, t, self.draws.randn_like)
         r1_scale = r1_weight(step, self.lazy_reg, self.r1_rescale)
         x_t.requires_grad_(r1_scale > 0)
         logits_real = D(x_t, t, x_tp1)
@@ -131,7 +133,7 @@ class DenoisingDiffusionGAN(Method):
 
         # Generator: a fresh t and pair, D frozen.
         requires_grad(D, False)
-        t = torch.randint(0, self.num_timesteps, (n,), device=x_0.device)
+        t = self.draws.randint(self.num_timesteps, (n,), x_0.device)
         if self.diversity_weight:
             fake_t, fake_tp1, diversity = self.fake_pair_and_diversity(G, x_0, t)
             loss_g = generator_loss(D(fake_t, t, fake_tp1))

@@ -87,10 +87,11 @@ class DDGANDiffusion(nn.Module):
             noise = torch.randn_like(x_0)
         return diffuse(x_0, per_sample(self.a_s_cum, t, x_0), per_sample(self.sigmas_cum, t, x_0), noise)
 
-    def q_sample_pairs(self, x_0, t):
-        """A training pair (x_t, x_{t+1}): x_t ~ q(x_t | x_0), then one forward step to x_{t+1}."""
-        noise = torch.randn_like(x_0)
-        x_t = self.q_sample(x_0, t)
+    def q_sample_pairs(self, x_0, t, randn_like=torch.randn_like):
+        """A training pair (x_t, x_{t+1}): x_t ~ q(x_t | x_0), then one forward step to x_{t+1}. As the
+        official code, the noise of the forward step is drawn before that of x_t."""
+        noise = randn_like(x_0)
+        x_t = self.q_sample(x_0, t, randn_like(x_0))
         x_tp1 = diffuse(x_t, per_sample(self.a_s, t + 1, x_0), per_sample(self.sigmas, t + 1, x_0), noise)
         return x_t, x_tp1
 

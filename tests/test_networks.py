@@ -264,3 +264,20 @@ def test_small_conv_discriminator_with_spectral_norm_bounds_every_layer_by_one()
     (grad,) = torch.autograd.grad(net(x, t, x).sum(), x, create_graph=True)
     grad.pow(2).sum().backward()
     assert net.head.parametrizations.weight.original.grad is not None
+
+
+def test_small_conv_unet_with_more_blocks_per_level_keeps_the_one_block_layout():
+    from ddgan.nets.small import ConvUNet
+    one, two = (ConvUNet(8, 3, 8, (1, 2), nz=4, num_res_blocks=n) for n in (1, 2))
+    # one block per level: the original parameter names (old checkpoints load), 2 down + 2 up blocks
+    assert [k for k in one.state_dict() if k.startswith(("down.", "up."))][-1].startswith("up.1.")
+    assert len(one.down) == len(one.up) == 2 and len(two.down) == len(two.up) == 4
+    # the extra blocks map width to width: 2 x 2 ResBlocks of 8 and of 16 channels more
+    extra = sum(p.numel() for p in two.parameters()) - sum(p.numel() for p in one.parameters())
+    per_block = {w: sum(p.numel() for p in two.up[1 if w == 16 else 3].parameters()) for w in (8, 16)}
+    assert extra == 2 * (per_block[8] + per_block[16])
+    x, t, z = torch.randn(5, 3, 8, 8), torch.randint(0, 4, (5,)), torch.randn(5, 4)
+    out = two(x, t, z)
+    assert out.shape == x.shape
+    out.sum().backward()                      # every block is on the path from input to output
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in two.parameters())

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ddgan.core import registry
+from ddgan.core.draws import GLOBAL_DRAWS
 from ddgan.core.options import check_section
 from ddgan.nets import build_network
 
@@ -29,6 +30,7 @@ class Method(nn.Module, abc.ABC):
     sampling_network = None
     title = None
     OPTIONS = ()
+    draws = GLOBAL_DRAWS      # a step's random numbers (ddgan.core.draws; a test may replay recorded ones)
 
     def __init__(self, config, sampling_only=False):
         super().__init__()
@@ -77,7 +79,7 @@ class Method(nn.Module, abc.ABC):
         return next(self.parameters()).device
 
     def randn(self, *shape, rng=None):
-        return torch.randn(*shape, generator=rng, device=self.device())
+        return self.draws.randn(*shape, generator=rng, device=self.device())
 
 
 def method_class(name):

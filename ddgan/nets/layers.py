@@ -17,7 +17,7 @@ from ddgan.nets.resample import FIRDownsample, FIRUpsample
 SKIP_SCALE = 1 / math.sqrt(2)  # (skip + residual) / sqrt(2) keeps the variance of a sum of two branches
 
 
-def sinusoidal_embedding(t, dim, max_period=10000, frequency_rounding="official"):
+def sinusoidal_embedding(t, dim, max_period=10000, frequency_rounding="official", dtype=torch.float32):
     """Transformer/DDPM positional embedding of steps or times t (B,) -> (B, dim): [sin(t w_i), cos(t w_i)]
     with w_i = max_period^(-i / (dim/2 - 1)), zero-padded to an odd `dim`.
 
@@ -25,15 +25,16 @@ def sinusoidal_embedding(t, dim, max_period=10000, frequency_rounding="official"
     the last bits (and trained results depend on those bits): "official", i * (-log(max_period) / (half - 1))
     as the official NCSN++ code (the paper's networks), and "scaled_index", (-log(max_period) i) / (half - 1)
     (the small networks of ddgan/nets/small.py and the DDPM U-Net; they also allow dim = 2).
+    Computed in float32 as the official code, or in `dtype` (float64 for the float64 parity replay).
     """
     half = dim // 2
     if frequency_rounding == "official":
-        exponents = torch.arange(half, dtype=torch.float32, device=t.device) * (-math.log(max_period) / (half - 1))
+        exponents = torch.arange(half, dtype=dtype, device=t.device) * (-math.log(max_period) / (half - 1))
     elif frequency_rounding == "scaled_index":
-        exponents = -math.log(max_period) * torch.arange(half, device=t.device) / max(half - 1, 1)
+        exponents = -math.log(max_period) * torch.arange(half, device=t.device, dtype=dtype) / max(half - 1, 1)
     else:
         raise ValueError(f"frequency_rounding must be 'official' or 'scaled_index', got {frequency_rounding!r}")
-    angles = t.float()[:, None] * torch.exp(exponents)[None, :]
+    angles = t.to(dtype)[:, None] * torch.exp(exponents)[None, :]
     embedding = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
     return F.pad(embedding, (0, dim % 2))
 
@@ -54,7 +55,10 @@ class TimestepMLP(nn.Module):
         self.linear2 = init_(nn.Linear(hidden_dim, out_dim))
 
     def forward(self, t):
-        return self.linear2(self.activation(self.linear1(sinusoidal_embedding(t, self.embedding_dim))))
+        # float32 unless the weights are float64 (autocast keeps float32 weights)
+        embedding = sinusoidal_embedding(t, self.embedding_dim, dtype=torch.promote_types(self.linear1.weight.dtype,
+                                                                                          torch.float32))
+        return self.linear2(self.activation(self.linear1(embedding)))
 
 
 class MappingNetwork(nn.Module):

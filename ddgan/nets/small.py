@@ -147,10 +147,11 @@ class ResBlock(nn.Module):
 
 
 class ConvUNet(nn.Module):
-    """A small U-Net `net(x, t, z=None)` for images (one residual block per resolution)."""
+    """A small U-Net `net(x, t, z=None)` for images: num_res_blocks residual blocks per resolution on each
+    side, one skip connection per resolution (the last down-block's output)."""
 
     def __init__(self, image_size=8, in_channels=3, base_channels=64, channel_mult=(1, 2), nz=0,
-                 z_emb_dim=64, t_dim=64, output="tanh"):
+                 z_emb_dim=64, t_dim=64, output="tanh", num_res_blocks=1):
         super().__init__()
         if image_size % 2 ** (len(channel_mult) - 1):
             raise ValueError(f"image_size {image_size} is not divisible by 2^{len(channel_mult) - 1} "
@@ -161,16 +162,21 @@ class ConvUNet(nn.Module):
         self.latent = LatentMapping(nz, z_emb_dim) if nz else None
         widths = [base_channels * m for m in channel_mult]
         self.input_conv = nn.Conv2d(in_channels, widths[0], 3, padding=1)
-        self.down = nn.ModuleList()
+        # flat block lists (block i at resolution level_of[i]): with one block per level the parameter
+        # names are those of the original one-block U-Net, so its checkpoints still load
+        self.down, self.up, self.level_of = nn.ModuleList(), nn.ModuleList(), []
         c = widths[0]
-        for w in widths:
-            self.down.append(ResBlock(c, w, t_dim, style_dim))
-            c = w
+        for level, w in enumerate(widths):
+            for _ in range(num_res_blocks):
+                self.down.append(ResBlock(c, w, t_dim, style_dim))
+                self.level_of.append(level)
+                c = w
         self.middle = ResBlock(c, c, t_dim, style_dim)
-        self.up = nn.ModuleList()
         for w in reversed(widths):
             self.up.append(ResBlock(c + w, w, t_dim, style_dim))
+            self.up.extend(ResBlock(w, w, t_dim, style_dim) for _ in range(num_res_blocks - 1))
             c = w
+        self.num_res_blocks = num_res_blocks
         self.out_norm = AdaptiveGroupNorm(c, style_dim)
         self.out_conv = nn.Conv2d(c, in_channels, 3, padding=1)
         self.output = OUTPUTS[output]()
@@ -180,16 +186,20 @@ class ConvUNet(nn.Module):
         style = self.latent(z) if self.nz else None
         h = self.input_conv(x)
         skips = []
-        for level, block in enumerate(self.down):
-            if level:
+        for i, (level, block) in enumerate(zip(self.level_of, self.down)):
+            if level and self.level_of[i - 1] != level:
                 h = F.avg_pool2d(h, 2)
             h = block(h, t_emb, style)
-            skips.append(h)
+            if i + 1 == len(self.down) or self.level_of[i + 1] != level:
+                skips.append(h)
         h = self.middle(h, t_emb, style)
-        for level, block in enumerate(self.up):
-            if level:
-                h = F.interpolate(h, scale_factor=2.0, mode="nearest")
-            h = block(torch.cat([h, skips.pop()], dim=1), t_emb, style)
+        for i, block in enumerate(self.up):
+            first_of_level = i % self.num_res_blocks == 0
+            if first_of_level:
+                if i:
+                    h = F.interpolate(h, scale_factor=2.0, mode="nearest")
+                h = torch.cat([h, skips.pop()], dim=1)
+            h = block(h, t_emb, style)
         return self.output(self.out_conv(F.silu(self.out_norm(h, style))))
 
 
