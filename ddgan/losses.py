@@ -7,14 +7,20 @@ import torch
 import torch.nn.functional as F
 
 
+def _full_precision(logits):
+    """Logits in at least float32: under bf16 autocast D's head returns bf16, whose 8-bit mantissa would
+    round the losses (and their gradients) to about 3 digits; float64 stays float64."""
+    return logits.to(torch.promote_types(logits.dtype, torch.float32))
+
+
 def discriminator_loss(logits_real, logits_fake):
     """Returns (loss on real pairs, loss on fake pairs); D minimises their sum."""
-    return F.softplus(-logits_real).mean(), F.softplus(logits_fake).mean()
+    return F.softplus(-_full_precision(logits_real)).mean(), F.softplus(_full_precision(logits_fake)).mean()
 
 
 def generator_loss(logits_fake):
     """Non-saturating generator loss: -log D(x_t^fake, t, x_{t+1})."""
-    return F.softplus(-logits_fake).mean()
+    return F.softplus(-_full_precision(logits_fake)).mean()
 
 
 def r1_penalty(logits_real, x_real, gamma):

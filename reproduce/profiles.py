@@ -13,8 +13,8 @@ smoke  tiny networks of the same architectures, a few training steps on tiny pro
        - NFE and time are measured on batches of SMOKE_TIME_BATCH, not the paper's 100.
 cpu    real data (MNIST from its IDX archive -> StackedMNIST; a folder / .npz of 32x32 images for the
        trilemma target), the package's small conv networks instead of the paper's (NCSN++ at 32 base
-       channels costs 5 s per batch-64 iteration on a 2-core CPU, ~500 updates in a 45-minute budget),
-       budgets of about 45 minutes per run on one core, full-protocol mode counts (26,000 samples),
+       channels costs 5 s per batch-64 iteration on a 2-core CPU), bf16 where the CPU has it,
+       budgets of about an hour per run on both cores (StackedMNIST: 10,000 steps), full-protocol mode counts (26,000 samples),
        FID on CPU_FID_SAMPLES samples against every training image. Runs in runs/cpu/, results in results/cpu/, data in $DDGAN_DATA
        or data/. Its rows are never compared with the paper's cells (`make compare` lists them apart).
 """
@@ -42,89 +42,33 @@ CPU_CLASSIFIER = PAPER_CLASSIFIER
 
 
 # ---- cpu profile: the networks, budgets and sample counts of reduced-scale runs on real data
-# One width for every network of the profile: base 16 channels at 32x32, x2 at 16x16, x4 at 8x8.
-# Measured here (1 free thread, batch 64): a DDGAN iteration with this generator and discriminator
-# takes 0.64 s (base 8: 0.33 s, base 32: 1.9 s). At base 8 (G 0.15M, D 0.03M parameters) StackedMNIST
-# collapsed to one image within 500 steps; at base 16 the samples stay diverse.
+# The measurements behind these numbers, and every StackedMNIST configuration tried, are in
+# docs/cpu-profile-trials.md; the bf16 timings in results/bench/cpu-precision-*.md.
+# One width for every network of the profile: base 16 channels at 32x32, x2 at 16x16, x4 at 8x8 (at base 8
+# StackedMNIST collapsed to one image; NCSN++ costs seconds per iteration here).
 CPU_WIDTH = {"base_channels": 16, "channel_mult": [1, 2, 4]}
 CPU_TRAIN = {"batch_size": 64, "epochs": None, "log_every": 100, "checkpoint_every": 500,
              "snapshot_every": None, "num_workers": 0}
-# training steps by (dataset, method); the DDPM's are set for the DDGAN's wall-clock budget (equal
-# compute): DDGAN_TO_DDPM_STEP_COST is the ratio of their iteration times at this width, each run sharing
-# the 2 cores with one other training. The trilemma's DDGAN T=4 (R1 every 15 steps) took 3469.5 s for
-# its 4000 steps, 0.867 s each; the DDPM 0.43 s per step beside it (median of 100-step intervals) and
-# 0.36 s beside a StackedMNIST training: ratios 2.0-2.4. 2.25 keeps the DDPM's wall clock within the
-# 60 minutes at the slower pace. (The first DDPM run, at 2.1, spent a sixth of its wall clock on
-# 1000-step monitoring grids: the cpu DDPM draws none, CPU_DDPM_TRAIN.)
-# StackedMNIST: 1000 steps, since every configuration measured peaked by step 750 and lost modes after it
-# (below); the committed 2500-step runs peaked at 500.
-CPU_DDGAN_STEPS = {"stackedmnist": 1000, "cifar10": 4000}
-# Per-dataset departures of DDGAN runs from the common width and the paper's learning rates.
-# StackedMNIST: with base-16 networks both D losses sat at log 2 from step ~1300 on (D at chance) and
-# 4000 steps reached 481 modes, KL 2.09. A base-32 D (lr 2e-4 for both) covers far more: measured here
-# with scores every 250-500 steps, every configuration peaks early and then loses modes (GAN mode
-# dropping), so runs are scored every 250 steps and evaluated at their best score (snapshot-best.pt).
-# Measured (T=4, one thread each, two runs side by side; modes / KL of 26,000 samples unless stated):
-# - base-16 G, base-32 D: 869 / 1.02 at step 500 (its best), 481 / 1.58 of 5,000 samples at step 1000;
-# - the same with lr 1e-4 for both: 433 / 1.46 of 2,000 samples at 750, 326 / 1.79 at 1000; with R1
-#   gamma 0.5: 429 / 1.44 at 750, 358 / 1.61 at 1000 (the base-16 G at lr 2e-4: 502 / 1.16 of 2,000
-#   at 500);
-# - base-16 G, base-32 D with a minibatch-stddev channel, 3000 steps: 734 / 1.41 (2,000 samples: 303
-#   at 500, 302 at 750);
-# - base-32 G (1.5M parameters, 2.2 s per iteration) and that D, 1500 steps in 3409 s: 628 / 1.51,
-#   its scores flat at 310-335 of 2,000 from step 500 on.
-# Of the KL of 1.07 at the best snapshot (5,000 samples), 0.875 is the skew of each channel's digit
-# histogram (7s at 25%, 6s, 8s, 9s at 1-3%: loops are drawn as blobs) and little is dependence between
-# channels (mutual information 0.04-0.05 per pair): the bar needs sharper digits, not more mixing.
-# Measured later (same pair unless stated; modes / KL of 2,000 samples): none clearly above its 502 / 1.16
-# at 500 (two reached 518 and 522 with a higher KL, about two standard deviations of a 2,000-sample count,
-# and fell after it as the rest did):
-# - base-32 G: 110 at step 250, 182 at 500; base-48 D: 5 at 250, 149 at 500, 518 / 1.10 at 750, 463 at 1000,
-#   377 at 1250; base-64 D: 2 at 250, 288 at 500, 466 / 1.27 at 750 (a wider D starts later, peaks no higher);
-# - Adam betas (0, 0.99): 17 at 250, 522 / 1.20 at 500, 437 at 750; D lr 4e-4 (G 2e-4): 14 at 250, 221 at 500,
-#   226 at 750;
-# - lr 1e-4 for G, 4e-4 for D: 1 mode at 250 (D won); batch 128: 286 at 400, 401 / 1.57 at 600, 373 at 800;
-# - EMA decay 0.999: 1 mode at 250 and 500 (the average still weighs the first steps' weights); run on to step
-#   3000: 79 at 1000, 254 at 1500, 390 / 1.56 at 2000 (its best), 339 at 3000; 0.9995: 1 until 1000, 94 at 2000,
-#   304 / 2.16 at 3000 (the EMA changes no training step: these average the same generators as the 0.995 run,
-#   and no longer average of them reaches its 476-502 at step 500); shorter EMAs
-#   (on the AVX2 host, so not the same trajectory as the rest): 0.98: 196 at 250, 216 / 2.30 at 500; 0.9: 228 at
-#   250, 189 / 2.48 at 500 (the 0.995's 20 at 250 and 476-502 at 500): averaging helps at the peak;
-# - scored every 100 steps (one-epoch classifier): 217 at 300, 526 / 1.24 at 400, 478 / 1.20 at 500 (the lowest
-#   KL), 416-449 at 600-800; R1 off (r1_gamma 0): 364 at 400, 482 / 1.28 at 500, 493 / 1.22 at 700, 447 at 800;
-# - optim.lr_schedule=cosine_steps over 1000 steps: 427 at 500, 483 / 1.20 at 750, 344 / 1.64 at 1000, so the
-#   fall goes on with the learning rate near 1e-5;
-# - R1 gamma 0.2 with r1_rescale (0.2 per step on average, the official 0.02 without it is 0.0013): 352 at
-#   500, 380 at 750, 391 / 1.44 at 1000, then 326 and 303 at 1250 and 1500: a later, lower peak.
-# - cosine_steps over 1000 steps with that R1 (0.2, rescaled): 420 / 1.33 at 750, 334 at 1000; with 0.05:
-#   483 / 1.24 at 750, 392 / 1.57 at 1000.
-# - Measured at 5a0961a+ (a host about half as fast: 1.2-1.4 s per iteration beside another run), 1000 steps,
-#   the best snapshot also scored on 26,000 samples: use_latent false (z = 0): 531 / 1.09 at 500, 525 at 750,
-#   400 at 1000; 26,000 samples at 500: 893 / 0.921. The discriminator with spectral_norm: 401 at 500,
-#   508 / 1.07 at 750, 372 at 1000; 26,000 at 750: 871 / 0.894. Spectral norm with D lr 4e-4: 539 / 1.08 at
-#   500, 452 at 750, 250 at 1000; 26,000 at 500: 890 / 0.916. A slower D peaks later, not higher, and every peak's
-#   KL stays at 0.87-0.92 (26,000).
-# - The generators ignore z: for fixed x_{t+1} their outputs vary 0.014-0.026 over z against 0.17-0.24 over x_{t+1}
-#   (the spectral-norm run's best snapshot, by t). With the mode-seeking term (method.diversity_weight, a departure):
-#   0.1: 554 / 1.04 at 500 (z-spread 0.25-0.36 during training), 399 at 750, 350 at 1000; 26,000 at 500: 934 / 0.837,
-#   the first 26,000-sample score above 900 modes; 1.0: 373 at 500, 443 / 1.44 at 750; 0.3: 416 / 1.58 at 500,
-#   404 at 750, 367 at 1000; 0.03: 506 / 1.16 at 500, 367 at 750. Of the 0.1 run's KL (0.94 on
-#   5,000 samples) 0.74 is still the skew of each channel's digits (6s and 9s at 1-2%, 1s, 2s and 5s at 13-26%).
-# A fresh D trained for 300 steps against the frozen step-2500 generator of the committed run separates its
-# t = 0 pairs with 92% accuracy, while the run's own D sits at chance (losses at log 2): the generator
-# outruns D, yet every stronger D (width, learning rate) collapsed the generator.
-# 2500 steps of the base-16 G (1.2-1.3 s each beside another run) fit the 60 minutes: the committed T=4
-# run (b7192c9) took 3212 s, peaked at step 500 (476 / 1.21 of 2,000; 866 / 1.04 of 26,000) and fell
-# to 228 at step 1500; its T=1 (3056 s) collapsed, at most 48 modes of 2,000, 39 / 4.28 of 26,000.
+# training steps by (dataset, method); the DDPM's are set for the DDGAN's wall-clock budget (equal compute):
+# DDGAN_TO_DDPM_STEP_COST is the measured ratio of their iteration times at this width.
+CPU_DDGAN_STEPS = {"stackedmnist": 10_000, "cifar10": 4000}
+DDGAN_TO_DDPM_STEP_COST = 2.25
+# Per-dataset departures of DDGAN runs from the common width and the paper's learning rates. StackedMNIST:
+# a base-32 generator (1.5M parameters: the base-16 one drew blobs that the classifier labels as digits),
+# the base-32 discriminator, lr 2e-4 for both, the mode-seeking term (method.diversity_weight) that the
+# 1000-step trials found best, the paper's lazy R1 (the preset's) and EMA 0.999 (the official EMA, LSUN's
+# decay: 0.9999 would average over the whole run); 10,000 steps scored every 500 on 5,000 samples and
+# evaluated at the snapshot with the lowest KL.
 CPU_DDGAN_SETTINGS = {"stackedmnist": {"method": {"diversity_weight": 0.1},
+                                       "generator": {"base_channels": 32},
                                        "discriminator": {"base_channels": 32},
                                        "lr": {"generator": 2e-4, "discriminator": 2e-4},
-                                       "train": {"eval_every": 250, "eval_samples": 2000, "channels_last": True}}}
-DDGAN_TO_DDPM_STEP_COST = 2.25
+                                       "optim": {"ema_decay": 0.999},
+                                       "train": {"eval_every": 500, "eval_samples": 5000}}}
 CPU_OPTIM = {"lr_schedule": "constant", "ema_decay": 0.995}
 CPU_DDPM_OPTIM = {"lr": {"denoiser": 5e-4}, "warmup_steps": 100}
-# a monitoring grid of the DDPM's 1000-step sampler costs about 165 s here (a sixth of its budget went to
-# them): the pipeline draws its grids after training instead
+# a monitoring grid of the DDPM's 1000-step sampler costs minutes here: the pipeline draws its grids after
+# training instead
 CPU_DDPM_TRAIN = {"sample_every": None}
 CPU_FID_SAMPLES = 2000
 # samples scored for modes and KL: the paper's 26,000 (a few minutes per model on one core)
@@ -133,6 +77,17 @@ CPU_FID_PROTOCOLS = ("clean",)
 # FID's reference: the first N prepared training images (None: all, the 10,000 of the trilemma's set;
 # their statistics are computed once and cached)
 CPU_FID_REFERENCE = None
+
+
+def cpu_mixed_precision(announce=print):
+    """bf16 where the CPU computes it natively (AVX512_BF16 or AMX: a training iteration 1.3-1.7x faster,
+    results/bench/cpu-precision-*.md), else float32, saying why in one line."""
+    from ddgan.core.hardware import bf16_support
+    support = bf16_support("cpu")
+    if support.available:
+        return "bf16"
+    announce(f"cpu profile: training in float32, not bf16: {support.reason}")
+    return "no"
 
 
 class ProfileError(ValueError):
@@ -300,7 +255,8 @@ def cpu_config(config: dict) -> dict:
         raise ProfileError(f"the cpu profile has no small network for {', '.join(unknown)}; it trains DDGAN and "
                            "DDPM runs only (see reproduce.profiles.CPU_NETWORKS)")
     config["networks"] = {name: CPU_NETWORKS[spec["arch"]](spec) for name, spec in config["networks"].items()}
-    config["train"] = {**config["train"], **CPU_TRAIN, "steps": cpu_steps(config)}
+    config["train"] = {**config["train"], **CPU_TRAIN, "steps": cpu_steps(config),
+                       "mixed_precision": cpu_mixed_precision()}
     ddpm = config["method"]["name"] == "ddpm"
     config["train"].update(CPU_DDPM_TRAIN if ddpm else {})
     config["optim"] = {**config["optim"], **CPU_OPTIM, **(CPU_DDPM_OPTIM if ddpm else {})}
@@ -309,6 +265,7 @@ def cpu_config(config: dict) -> dict:
         for network in ("generator", "discriminator"):
             config["networks"][network].update(settings.get(network, {}))
         config["method"].update(settings.get("method", {}))
+        config["optim"].update(settings.get("optim", {}))
         config["optim"]["lr"] = dict(settings["lr"])
         config["train"].update(settings.get("train", {}))
     config["name"] = f"{config.get('name', 'run')}-cpu"

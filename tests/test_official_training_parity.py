@@ -68,7 +68,7 @@ def ddgan_config(official):
         "data": {"dataset": "official-fixture", "shape": [net["num_channels"], net["image_size"], net["image_size"]]},
         "optim": {"lr": {"generator": train["lr_g"], "discriminator": train["lr_d"]},
                   "betas": [train["beta1"], train["beta2"]], "lr_schedule": "cosine", "lr_min": train["eta_min"],
-                  "ema_decay": train["ema_decay"], "weight_decay": 0.0, "grad_clip": None, "warmup_steps": 0},
+                  "ema_decay": train["ema_decay"], "ema_warmup": False, "weight_decay": 0.0, "grad_clip": None, "warmup_steps": 0},
     }
 
 
@@ -81,7 +81,7 @@ def replay(trajectory, r1_step_shift=0, ema_from_initial_weights=False, iteratio
     load_official_generator_state(method.networks["generator"], trajectory["initial_state"]["generator"])
     load_official_discriminator_state(method.networks["discriminator"], trajectory["initial_state"]["discriminator"])
     optimisation = Optimisation(method, config["optim"])
-    optimisation.ema.started = ema_from_initial_weights
+    optimisation.ema.updates = int(ema_from_initial_weights)    # as if the first update had already been made
     train = trajectory["config"]["train"]
     steps_per_epoch = train["dataset_size"] // train["batch_size"]
     total_steps = train["num_epoch"] * steps_per_epoch

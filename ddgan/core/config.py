@@ -52,6 +52,8 @@ OPTIM_OPTIONS = (
                 "cosine_steps: the same curve per step (for runs of a few epochs)"),
     Option("lr_min", float, 1e-5, min=0, help="the cosine schedule's final learning rate"),
     Option("ema_decay", float, 0.999, min=0, below=1, help="decay of the EMA of the sampling network"),
+    Option("ema_warmup", bool, False,
+           help="EMA decay min(ema_decay, 1 - (1 + n)^-0.75) after n updates, for short runs (off: the official EMA)"),
     Option("warmup_steps", int, 0, min=0, help="linear learning-rate warm-up over the first N steps"),
     Option("grad_clip", float, None, above=0, allow_none=True, help="clip the global gradient norm (null: no clip)"),
     Option("weight_decay", float, 0.0, min=0, help="decoupled weight decay (AdamW) when > 0"),

@@ -56,7 +56,7 @@ class Optimisation:
         self.method, self.optim, self.world_size = method, optim, world_size
         self.backward, self.autocast = backward, autocast
         self.optimizers = build_optimizers(method, optim, fused)
-        self.ema = EMA(method.networks[method.sampling_network], optim["ema_decay"])
+        self.ema = EMA(method.networks[method.sampling_network], optim["ema_decay"], optim["ema_warmup"])
 
     def update(self, name, loss):
         optimizer = self.optimizers[name]

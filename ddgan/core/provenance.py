@@ -34,15 +34,20 @@ def git_commit(root=PACKAGE_ROOT):
 VECTOR_EXTENSIONS = (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"))
 
 
-def cpu_model(cpuinfo=Path("/proc/cpuinfo")):
-    """The CPU's model name and its widest vector extension ('AMD EPYC, AVX2'), from /proc/cpuinfo on
-    Linux, else what `platform` knows of it."""
+def cpu_fields(cpuinfo=Path("/proc/cpuinfo")):
+    """The first CPU's fields in /proc/cpuinfo ('model name', 'flags', ...), or {} where there is none."""
     try:
         first_cpu = cpuinfo.read_text().split("\n\n")[0]
     except OSError:
-        return platform.processor() or platform.machine()
-    fields = {key.strip(): value.strip() for key, value in
-              (line.split(":", 1) for line in first_cpu.splitlines() if ":" in line)}
+        return {}
+    return {key.strip(): value.strip() for key, value in
+            (line.split(":", 1) for line in first_cpu.splitlines() if ":" in line)}
+
+
+def cpu_model(cpuinfo=Path("/proc/cpuinfo")):
+    """The CPU's model name and its widest vector extension ('AMD EPYC, AVX2'), from /proc/cpuinfo on
+    Linux, else what `platform` knows of it."""
+    fields = cpu_fields(cpuinfo)
     model = fields.get("model name") or platform.processor() or platform.machine()
     flags = set(fields.get("flags", "").split())
     extension = next((name for flag, name in VECTOR_EXTENSIONS if flag in flags), None)
