@@ -15,7 +15,7 @@ the first noising step):
 import numpy as np
 import torch
 
-from ddgan.diffusion import ddgan_betas
+from ddgan.denoising_gan import ddgan_betas
 
 SPACINGS = ("uniform", "quadratic", "linspace")
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from ddgan.diffusion import DDGANDiffusion, ddgan_betas
+from ddgan.denoising_gan import DDGANDiffusion, ddgan_betas
 from tests.conftest import FIXTURES
 
 OFFICIAL = torch.load(FIXTURES / "official_schedules.pt", weights_only=True)

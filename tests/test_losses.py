@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ddgan.losses import discriminator_loss, generator_loss, r1_penalty, r1_weight
+from ddgan.denoising_gan import discriminator_loss, generator_loss, r1_penalty, r1_weight
 
 
 def test_softplus_losses_are_the_non_saturating_gan_losses():

@@ -1,7 +1,7 @@
 """Gaussian diffusion math shared by DDGAN and every diffusion baseline: the forward process
 q(x_t | x_0), the posterior q(x_t | x_{t+1}, x_0) and the eps -> x_0 conversion, over a chain's
 per-step betas or its alpha-bars abar = cumprod(1 - beta). Methods keep only what is theirs:
-schedules (ddgan/diffusion.py, baselines/schedules.py), losses and samplers.
+schedules (ddgan/denoising_gan.py, baselines/schedules.py), losses and samplers.
 
 The index convention of the whole package (the DDPM and DDGAN official codes agree on it):
 a chain of T noising steps x_0 -> x_1 -> ... -> x_T has betas stored 0-based, entry t for the step
