@@ -1,4 +1,4 @@
-"""What the baselines register (ddgan/core/registry.py): their methods, networks and presets. A new
+"""What the baselines register (ddgan/base/registry.py): their methods, networks and presets. A new
 baseline is its module plus one line in METHODS (and one per network it adds); nothing is imported here."""
 
 METHODS = {

@@ -18,7 +18,7 @@ import torch
 from baselines.gaussian_diffusion import SAMPLERS, VARIANCES, GaussianDiffusion, resolve_sampling_options
 from baselines.schedules import SPACINGS, training_betas
 from ddgan.core.methods import Method
-from ddgan.core.options import Option
+from ddgan.base.options import Option
 
 # The options of a discrete-time Gaussian diffusion: its schedule, and the defaults of its samplers
 # (overridable per call of `sample`). Latent diffusion's denoiser takes the same.

@@ -35,7 +35,7 @@ from baselines.ddpm import GAUSSIAN_DIFFUSION_OPTIONS
 from baselines.gaussian_diffusion import GaussianDiffusion, resolve_sampling_options
 from baselines.schedules import training_betas
 from ddgan.core.methods import Method
-from ddgan.core.options import Option
+from ddgan.base.options import Option
 from ddgan.denoising_gan import DenoisingDiffusionGAN
 from ddgan.nets import build_network
 

@@ -17,7 +17,7 @@ import torch
 
 from baselines.autoencoder import autoencoder_loss
 from ddgan.core.methods import Method
-from ddgan.core.options import Option
+from ddgan.base.options import Option
 
 
 class VAE(Method):

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from ddgan.core.gaussian import batch_view, diffuse
 from ddgan.core.methods import Method
-from ddgan.core.options import Option
+from ddgan.base.options import Option
 from ddgan.core.sampler import run_reverse_chain
 
 

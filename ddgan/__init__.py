@@ -10,7 +10,7 @@ The public API; each name is imported on first use, so `import ddgan` itself imp
     generator = ddgan.load_official_generator("netG_1200.pth", "cifar10")
     records = ddgan.evaluate_samples(sampler.sample, dataset="cifar10", metrics=["fid"], network=sampler.network)
 """
-from ddgan.core import registry
+from ddgan.base import registry
 
 # what this package and its baselines provide, read by the registries on first use: handed over from
 # here, the top of the package, so that the framework (ddgan.core) names no higher layer

@@ -83,7 +83,7 @@ def cmd_presets(args):
 def option_sections():
     """Section name -> (key prefix, options): the trainer's sections and every method's."""
     from ddgan.core.config import OPTIM_OPTIONS, TRAIN_OPTIONS
-    from ddgan.core import registry
+    from ddgan.base import registry
     from ddgan.core.methods import method_class
     from ddgan.core.training_data import DATA_OPTIONS
     sections = {"train": ("train.", TRAIN_OPTIONS), "optim": ("optim.", OPTIM_OPTIONS),

@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ddgan.core import registry
-from ddgan.core.provenance import device_name, file_sha256, git_commit, now
+from ddgan.base import registry
+from ddgan.base.provenance import device_name, file_sha256, git_commit, now
 from ddgan.core.sampler import seeded_batches
 from ddgan.metrics import fid as fid_metric
 from ddgan.metrics.digit_classifier import load_digit_classifier

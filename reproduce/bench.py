@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from ddgan.core.config import apply_overrides, with_defaults
 from ddgan.core.methods import build_method
 from ddgan.core.optimisation import Optimisation
-from ddgan.core.provenance import cpu_model, device_name, git_commit, now, slug
+from ddgan.base.provenance import cpu_model, device_name, git_commit, now, slug
 from ddgan.core.sampler import Sampler
 from ddgan.presets import get_preset
 

@@ -21,7 +21,7 @@ from ddgan.core.config import apply_overrides, with_defaults
 from ddgan.core.hardware import bf16_support
 from ddgan.core.methods import build_method
 from ddgan.core.optimisation import Optimisation
-from ddgan.core.provenance import cpu_model, git_commit, now, slug
+from ddgan.base.provenance import cpu_model, git_commit, now, slug
 from reproduce.bench import RESULTS
 from reproduce.profiles import make_profile
 from reproduce.targets import get_target

@@ -32,7 +32,7 @@ import torch
 from cleanfid.fid import frechet_distance as cleanfid_frechet_distance
 from cleanfid.fid import get_files_features
 
-from ddgan.core.provenance import git_commit, now
+from ddgan.base.provenance import git_commit, now
 from ddgan.metrics import fid
 from ddgan.metrics.images import write_images
 from ddgan.metrics.inception import CLEANFID_MODES, INPUT_SCALINGS, load_fid_extractor, load_fid_torchscript

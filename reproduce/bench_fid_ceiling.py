@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ddgan.core.provenance import git_commit, now
+from ddgan.base.provenance import git_commit, now
 from ddgan.metrics.inception import load_fid_torchscript
 from ddgan.metrics.tf_inception import EagerTFInception, FoldedConv
 from reproduce.bench import RESULTS, machine, slug, summarize

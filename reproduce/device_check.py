@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from ddgan.core.config import with_defaults
-from ddgan.core.provenance import git_commit, now
+from ddgan.base.provenance import git_commit, now
 from reproduce.bench import (PAPER_TIME_V100, RESULTS, bench_config, machine, make_sampler, make_training_step,
                              slug, summarize, time_once)
 from reproduce.profiles import tiny_network

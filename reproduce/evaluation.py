@@ -19,7 +19,7 @@ import numpy as np
 from ddgan.core.checkpoint import load_snapshot
 from ddgan.core.monitoring import BEST_SNAPSHOT_FILE
 from ddgan.core.config import ConfigError
-from ddgan.core.provenance import git_commit
+from ddgan.base.provenance import git_commit
 from ddgan.datasets import open_prepared
 from ddgan.evaluate import TIME_BATCH, evaluate, write_records
 from ddgan.metrics.digit_classifier import load_digit_classifier

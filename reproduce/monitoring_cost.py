@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from ddgan.core.config import TRAIN_DEFAULTS
-from ddgan.core.provenance import git_commit, now
+from ddgan.base.provenance import git_commit, now
 from ddgan.core.sample_grids import grid_sample_count, save_sample_picture
 from ddgan.core.sampler import Sampler
 from reproduce.bench import bench_config, machine, make_training_step, slug, time_once

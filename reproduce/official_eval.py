@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from ddgan.core.config import ConfigError
-from ddgan.core.provenance import file_sha256
+from ddgan.base.provenance import file_sha256
 from ddgan.nets import build_network
 from ddgan.official import to_official_state
 from ddgan.presets import PAPER_TRAINING, get_preset

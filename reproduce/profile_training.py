@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from ddgan.core.provenance import git_commit, now
+from ddgan.base.provenance import git_commit, now
 from reproduce.bench import RESULTS, bench_config, machine, make_training_step, slug, summarize, time_once
 from reproduce.profiles import cpu_config
 

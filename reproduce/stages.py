@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ddgan.core.provenance import now
+from ddgan.base.provenance import now
 
 
 def write_json_atomic(path: Path, value) -> None:

@@ -2,7 +2,7 @@
 cpu_model: the CPU named apart from other generations that report the same model name."""
 import subprocess
 
-from ddgan.core.provenance import cpu_model, git_commit
+from ddgan.base.provenance import cpu_model, git_commit
 
 
 def git(root, *args):

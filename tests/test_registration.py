@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import ddgan
-from ddgan.core import registry
+from ddgan.base import registry
 from ddgan.core.methods import Method
 
 CENTRE, SPREAD = np.array([0.5, -0.25]), 0.1

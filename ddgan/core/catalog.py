@@ -1,4 +1,4 @@
-"""What the ddgan package registers (ddgan/core/registry.py): the DDGAN method, its networks, its presets
+"""What the ddgan package registers (ddgan/base/registry.py): the DDGAN method, its networks, its presets
 and the in-memory toy datasets. One line an entry; nothing is imported here."""
 
 METHODS = {

@@ -7,7 +7,7 @@ import copy
 import inspect
 import json
 
-from ddgan.core.options import ConfigError, Option, bookkeeping_keys, check_section, suggestion
+from ddgan.base.options import ConfigError, Option, bookkeeping_keys, check_section, suggestion
 from ddgan.core.training_data import DATA_OPTIONS, check_dataset
 
 SECTIONS = ("method", "networks", "data", "optim", "train")
@@ -89,7 +89,7 @@ def validate(config):
     for section in SECTIONS:
         if not isinstance(config[section], dict):
             raise ConfigError(f"config section {section} must be a mapping, got {config[section]!r}")
-    from ddgan.core import registry
+    from ddgan.base import registry
     from ddgan.core.methods import method_class
     name = config["method"].get("name")
     if name not in registry.METHODS:
@@ -114,7 +114,7 @@ def validate(config):
 def check_network(spec, key):
     """A network spec names a registered architecture and only keywords its class takes (nested
     specs, e.g. a latent generator's denoiser, likewise)."""
-    from ddgan.core import registry
+    from ddgan.base import registry
     from ddgan.nets import network_class
     ARCHITECTURES = registry.ARCHITECTURES.names()
     if not isinstance(spec, dict) or "arch" not in spec:

@@ -2,7 +2,7 @@
 from pathlib import Path
 from typing import NamedTuple
 
-from ddgan.core.provenance import cpu_fields
+from ddgan.base.provenance import cpu_fields
 
 # CPU instruction sets with bf16 arithmetic: AVX512_BF16 (dot products) and AMX (tiles); without them
 # oneDNN emulates bf16 and autocast is slower than float32

@@ -9,9 +9,9 @@ import abc
 import torch
 from torch import nn
 
-from ddgan.core import registry
+from ddgan.base import registry
 from ddgan.core.draws import GLOBAL_DRAWS
-from ddgan.core.options import check_section
+from ddgan.base.options import check_section
 from ddgan.nets import build_network
 
 
@@ -21,7 +21,7 @@ class Method(nn.Module, abc.ABC):
 
     title: the method's name in result tables, whatever its options (e.g. "VAE"; `describe()` adds them).
 
-    OPTIONS: the keys of the config's method section (ddgan.core.options.Option, listed by `ddgan options NAME`);
+    OPTIONS: the keys of the config's method section (ddgan.base.options.Option, listed by `ddgan options NAME`);
     `self.options` holds their values with the defaults filled in.
     networks: nn.ModuleDict built from config["networks"]; the trainer keeps an EMA copy of
     networks[sampling_network] and passes that copy to `sample` for evaluation.
@@ -83,7 +83,7 @@ class Method(nn.Module, abc.ABC):
 
 
 def method_class(name):
-    """The Method subclass registered as `name` (ddgan/core/registry.py)."""
+    """The Method subclass registered as `name` (ddgan/base/registry.py)."""
     if name not in registry.METHODS:
         raise ValueError(f"unknown method {name!r}; known methods: {', '.join(sorted(registry.METHODS.names()))}")
     return registry.METHODS.get(name)

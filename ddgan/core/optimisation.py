@@ -9,7 +9,7 @@ import torch.distributed as dist
 
 from ddgan.core.config import ConfigError
 from ddgan.core.ema import EMA
-from ddgan.core.options import suggestion
+from ddgan.base.options import suggestion
 
 
 def average_gradients(params, world_size):

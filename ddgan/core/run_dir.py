@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from ddgan.core.config import BOOKKEEPING_KEYS, LENGTH_KEYS, config_differences, flatten, validate
-from ddgan.core.options import ConfigError
+from ddgan.base.options import ConfigError
 
 LOCK_FILE = "lock"
 EXTENSIONS_FILE = "extensions.jsonl"

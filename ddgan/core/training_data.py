@@ -8,8 +8,8 @@ exactly the batches an uninterrupted run would.
 import numpy as np
 import torch
 
-from ddgan.core import registry
-from ddgan.core.options import ConfigError, Option, suggestion
+from ddgan.base import registry
+from ddgan.base.options import ConfigError, Option, suggestion
 from ddgan.datasets.specs import DATASETS
 
 TOY_SIZES = {"mixture25": 100_000, "stacked_digits": 60_000}

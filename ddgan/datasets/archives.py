@@ -15,7 +15,7 @@ from typing import BinaryIO, Iterable
 
 from tqdm.auto import tqdm
 
-from ddgan.core.provenance import file_sha256
+from ddgan.base.provenance import file_sha256
 
 from .errors import ArchiveError
 

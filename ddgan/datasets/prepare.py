@@ -8,7 +8,7 @@ from functools import partial
 from importlib import metadata
 from pathlib import Path
 
-from ddgan.core.provenance import now
+from ddgan.base.provenance import now
 
 from .archives import archive_sha256, open_archive
 from .cifar import read_cifar10

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ddgan.core.provenance import git_commit, machine_description, now, slug
+from ddgan.base.provenance import git_commit, machine_description, now, slug
 from ddgan.datasets.toy import MIXTURE25_CENTRES, MIXTURE25_STD, digits_split, mixture25, stack_digits
 from ddgan.demo import figures, report
 from ddgan.demo.execute import CLASSIFIER_FILE, execute_run, is_trained

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ddgan.core.provenance import slug
+from ddgan.base.provenance import slug
 from ddgan.core.sampler import Sampler
 from ddgan.core.trainer import train
 from ddgan.datasets.toy import to_original_units

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ddgan.core.provenance import file_sha256
+from ddgan.base.provenance import file_sha256
 from ddgan.metrics.errors import MetricsError
 
 

@@ -21,7 +21,7 @@ import torch
 import torchvision
 from tqdm import tqdm
 
-from ddgan.core.provenance import file_sha256
+from ddgan.base.provenance import file_sha256
 from ddgan.metrics.errors import MetricsError, WeightsUnavailableError
 from ddgan.metrics.images import resize_bilinear_tf1
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ddgan.core.provenance import now
+from ddgan.base.provenance import now
 from ddgan.metrics.errors import MetricsError
 from ddgan.metrics.images import list_sample_images, read_images
 

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 import torch
 
-from ddgan.core.provenance import device_name
+from ddgan.base.provenance import device_name
 
 
 class NetworkCallCounter:

@@ -4,11 +4,11 @@
 """
 import inspect
 
-from ddgan.core import registry
+from ddgan.base import registry
 
 
 def network_class(arch):
-    """The network class registered as `arch` (ddgan/core/registry.py; modules are imported on first use)."""
+    """The network class registered as `arch` (ddgan/base/registry.py; modules are imported on first use)."""
     if arch not in registry.ARCHITECTURES:
         raise ValueError(f"unknown network architecture {arch!r}; known: {', '.join(sorted(registry.ARCHITECTURES.names()))}")
     return registry.ARCHITECTURES.get(arch)
