@@ -26,11 +26,11 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
-	$(PY) -m reproduce.bench
+	$(PY) -m benchmarks.bench
 
 # the prepared GPU check (< 8 minutes on one CUDA GPU; a tiny plumbing run without one)
 device-check: $(STAMP)
-	$(PY) -m reproduce.device_check
+	$(PY) -m benchmarks.device_check
 
 clean-venv:
 	rm -rf $(VENV)

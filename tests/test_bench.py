@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from ddgan.core.optimisation import Optimisation
-from reproduce.bench import bench_config, main, make_training_step, summarize
+from benchmarks.bench import main
+from benchmarks.timing import bench_config, make_training_step, summarize
 
 TINY = ["networks.generator.image_size=16", "networks.generator.base_channels=16",
         "networks.generator.channel_mult=[1,2]", "networks.generator.num_res_blocks=1",
@@ -53,7 +54,7 @@ def test_bench_writes_json_and_markdown_named_by_device(tmp_path, capsys):
 def test_training_profile_compares_memory_formats_on_the_same_step(tmp_path):
     """Both variants time the trainer's step on the cpu profile's networks, and the profiler's
     components account for the convolutions of each."""
-    from reproduce.profile_training import main as profile_main
+    from benchmarks.profile_training import main as profile_main
     assert profile_main(["--batch", "4", "--repeats", "1", "--threads", "1", "--out", str(tmp_path)]) == 0
     (json_path,) = tmp_path.glob("training-profile-cpu-*-1t.json")
     results = json.loads(json_path.read_text())
@@ -70,7 +71,7 @@ def test_training_profile_compares_memory_formats_on_the_same_step(tmp_path):
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated")
 def test_fid_ceiling_counts_the_inception_arithmetic_and_derives_its_ceiling(tmp_path):
-    from reproduce.bench_fid_ceiling import main as ceiling_main
+    from benchmarks.bench_fid_ceiling import main as ceiling_main
     assert ceiling_main(["--batch", "1", "--repeats", "1", "--matmul-size", "64", "--threads", "1",
                          "--out", str(tmp_path)]) == 0
     (json_path,) = tmp_path.glob("fid-ceiling-cpu-*-1t.json")

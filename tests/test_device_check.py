@@ -4,16 +4,16 @@ import json
 import pytest
 import torch
 
-from reproduce import device_check
+from benchmarks import device_check
 
 
 def test_a_failing_stage_is_recorded_and_the_next_one_runs():
-    stages = device_check.Stages(budget_s=60, log=lambda line: None)
+    stages = device_check.GuardedStages(budget_s=60, log=lambda line: None)
     stages.run("compile", lambda: (_ for _ in ()).throw(RuntimeError("inductor exploded")))
     stages.run("after", lambda: {"value": 1})
     assert stages.results["compile"]["status"] == "failed" and "inductor exploded" in stages.results["compile"]["error"]
     assert stages.results["after"] == {"status": "ok", "value": 1}
-    late = device_check.Stages(budget_s=-1, log=lambda line: None)
+    late = device_check.GuardedStages(budget_s=-1, log=lambda line: None)
     assert late.run("any", lambda: {"value": 1})["status"] == "skipped"
 
 

@@ -15,7 +15,8 @@ LAYERS = [
     ("datasets, metrics, networks", ("ddgan.datasets", "ddgan.datasets.", "ddgan.metrics", "ddgan.metrics.",
                                      "ddgan.nets", "ddgan.nets.")),
     ("framework", ("ddgan.core", "ddgan.core.")),
-    ("methods", ("ddgan.denoising_gan", "ddgan.official", "ddgan.presets", "baselines", "baselines.")),
+    ("methods", ("ddgan.denoising_gan", "ddgan.official", "ddgan.presets", "ddgan.small_presets", "baselines",
+                 "baselines.")),
     ("applications", ("ddgan", "ddgan.__main__", "ddgan.cli", "ddgan.sample_cli", "ddgan.sampling", "ddgan.evaluate",
                       "ddgan.demo", "ddgan.demo.", "reproduce", "reproduce.", "benchmarks", "benchmarks.")),
 ]

@@ -1,6 +1,6 @@
 """One optimisation step as every run takes it: the method's training step with one Adam(W) update
 per optimiser (gradients averaged over processes, clipped when configured), then the EMA update of
-the sampling network. ddgan.core.trainer runs it in its loop; reproduce.bench times the same object.
+the sampling network. ddgan.core.trainer runs it in its loop; benchmarks.bench times the same object.
 """
 import contextlib
 

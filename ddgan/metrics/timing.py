@@ -5,11 +5,12 @@ time is the median over repeats after warm-up calls, synchronising CUDA around e
 reported with the name of the device it ran on.
 """
 import statistics
-import time
 from dataclasses import dataclass
+
 import torch
 
 from ddgan.base.provenance import device_name
+from ddgan.base.timing import time_once
 
 
 class NetworkCallCounter:
@@ -38,11 +39,6 @@ class Timing:
     device: str
 
 
-def synchronize(device) -> None:
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 @torch.no_grad()
 def time_sampling(sample_batch, batch_size: int = 100, warmup: int = 2, repeats: int = 5, seed: int = 0,
                   device="cpu") -> Timing:
@@ -50,12 +46,9 @@ def time_sampling(sample_batch, batch_size: int = 100, warmup: int = 2, repeats:
     generator = torch.Generator(device=device).manual_seed(seed)
     times = []
     for call in range(warmup + repeats):
-        synchronize(device)
-        start = time.perf_counter()
-        sample_batch(batch_size, generator)
-        synchronize(device)
+        elapsed = time_once(lambda: sample_batch(batch_size, generator), device)
         if call >= warmup:
-            times.append(time.perf_counter() - start)
+            times.append(elapsed)
     return Timing(statistics.median(times), times, batch_size, device_name(device))
 
 

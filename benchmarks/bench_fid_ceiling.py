@@ -1,6 +1,6 @@
 """How fast the FID network can run on this CPU: its arithmetic against the machine's measured peak.
 
-    python -m reproduce.bench_fid_ceiling --threads 2         # a quiet machine; about 3 minutes
+    python -m benchmarks.bench_fid_ceiling --threads 2         # a quiet machine; about 3 minutes
 
 The FID features are one Inception-v3 forward pass per image, and in float32 its convolutions do
 all but a sliver of the arithmetic. So a feature extractor that computes the same features to float
@@ -14,18 +14,17 @@ From these: the ceiling in images/s and the largest speed-up over `before` that 
 implementation could reach here. Results: results/bench/fid-ceiling-<device>.json and .md.
 """
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ddgan.base.provenance import git_commit, now
+from ddgan.base.provenance import git_commit, now, slug
+from ddgan.base.timing import time_once
 from ddgan.metrics.inception import load_fid_torchscript
 from ddgan.metrics.tf_inception import EagerTFInception, FoldedConv
-from reproduce.bench import RESULTS, machine, slug, summarize
+from benchmarks.timing import RESULTS, machine, summarize, write_result
 
 SIZE = 299
 
@@ -38,12 +37,7 @@ def gflop(fn, *args) -> float:
 
 def best_seconds(fn, repeats: int) -> list[float]:
     fn()   # warm-up: oneDNN picks and caches its kernels on the first call of a shape
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        seconds.append(time.perf_counter() - start)
-    return seconds
+    return [time_once(fn) for _ in range(repeats)]
 
 
 def convolution_inputs(network, x) -> list[tuple[FoldedConv, torch.Tensor]]:
@@ -125,7 +119,7 @@ def markdown(r, command: str) -> str:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m reproduce.bench_fid_ceiling", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_fid_ceiling", description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=32, help="images per forward pass (default 32)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--matmul-size", type=int, default=2048)
@@ -138,12 +132,10 @@ def main(argv=None):
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    command = "python -m reproduce.bench_fid_ceiling " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m benchmarks.bench_fid_ceiling " + " ".join(argv if argv is not None else sys.argv[1:])
     results = measure(args.batch, args.repeats, args.matmul_size)
     stem = Path(args.out) / f"fid-ceiling-cpu-{slug(machine(torch.device('cpu'))['cpu'])}-{torch.get_num_threads()}t"
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps(dict(results, command=command), indent=2) + "\n")
-    stem.with_suffix(".md").write_text(markdown(results, command))
+    write_result(stem, dict(results, command=command), markdown(results, command))
     print(markdown(results, command))
     print(f"written: {stem}.json and {stem}.md")
     return 0

@@ -1,10 +1,10 @@
 """What watching a run costs: one sample grid against train.sample_every training iterations.
 
-    python -m reproduce.monitoring_cost                  # the paper cifar10 preset, one thread
-    python -m reproduce.monitoring_cost --threads 2 --repeats 3
+    python -m benchmarks.monitoring_cost                  # the paper cifar10 preset, one thread
+    python -m benchmarks.monitoring_cost --threads 2 --repeats 3
 
 Times (a) one training iteration of the preset at its per-process batch (R1 and plain steps, amortised
-over lazy_reg as reproduce.bench does) and (b) one grid as ddgan.core.monitoring draws it (the EMA
+over lazy_reg as benchmarks.bench does) and (b) one grid as ddgan.core.monitoring draws it (the EMA
 generator samples the grid's images through the Sampler, then the PNG is written). The overhead at
 the default interval is grid / (sample_every x iteration). Random weights and data: the time does not
 depend on them. Writes results/monitoring/<device>.json with the commit, date and thread count.
@@ -18,10 +18,11 @@ from pathlib import Path
 import torch
 
 from ddgan.core.config import TRAIN_DEFAULTS
-from ddgan.base.provenance import git_commit, now
+from ddgan.base.provenance import git_commit, now, slug
+from ddgan.base.timing import time_once
 from ddgan.core.sample_grids import grid_sample_count, save_sample_picture
 from ddgan.core.sampler import Sampler
-from reproduce.bench import bench_config, machine, make_training_step, slug, time_once
+from benchmarks.timing import bench_config, machine, make_training_step
 
 RESULTS = Path(__file__).resolve().parent.parent / "results" / "monitoring"
 

@@ -1,6 +1,6 @@
 """The check to run the first time a GPU is at hand: the paper's Time column and training speed.
 
-    make device-check                  # or: python -m reproduce.device_check   (one CUDA GPU, < 8 minutes)
+    make device-check                  # or: python -m benchmarks.device_check   (one CUDA GPU, < 8 minutes)
 
 From a clean checkout, with no dataset (random weights and data: the time does not depend on them):
   sampling     100 CIFAR-10 images at T = 4 with the paper's generator (cifar10 preset, EMA-style
@@ -20,7 +20,6 @@ written to runs/device-check/ unless --out is given: it checks the plumbing, not
 (torch.compile is left out there unless --compile-on-cpu: compiling on a CPU takes minutes).
 """
 import argparse
-import json
 import sys
 import time
 import traceback
@@ -28,16 +27,17 @@ from pathlib import Path
 
 import torch
 
+from ddgan.base.provenance import git_commit, now, slug
+from ddgan.base.timing import time_once
 from ddgan.core.config import with_defaults
-from ddgan.base.provenance import git_commit, now
-from reproduce.bench import (PAPER_TIME_V100, RESULTS, bench_config, machine, make_sampler, make_training_step,
-                             slug, summarize, time_once)
+from benchmarks.timing import (PAPER_TIME_V100, RESULTS, bench_config, machine, make_sampler, make_training_step,
+                               timed, write_result)
 from reproduce.profiles import tiny_network
 
 DDPM_STEPS = 1000
 
 
-class Stages:
+class GuardedStages:
     """Runs named stages under a time budget, recording each one's result or its failure."""
 
     def __init__(self, budget_s: float, log=print):
@@ -68,12 +68,6 @@ def reset_peak_memory(device):
 
 def peak_memory_gib(device):
     return torch.cuda.max_memory_allocated(device) / 2 ** 30 if device.type == "cuda" else None
-
-
-def timed(fn, device, warmup, repeats):
-    for _ in range(warmup):
-        time_once(fn, device)
-    return summarize([time_once(fn, device) for _ in range(repeats)])
 
 
 def sampling_stage(config, device, images, warmup, repeats, *, bf16=False, compile=False):
@@ -123,7 +117,7 @@ def run_check(device, *, gpu: bool, budget_s: float, compile_on_cpu: bool = Fals
     images, batch = (100, 64) if gpu else (4, 4)
     warmup, repeats = (3, 20) if gpu else (1, 2)
     ddgan, ddpm = scale(bench_config("cifar10")), scale(ddpm_config())
-    stages = Stages(budget_s, log)
+    stages = GuardedStages(budget_s, log)
     stages.run("sampling_float32", lambda: sampling_stage(ddgan, device, images, warmup, repeats))
     stages.run("sampling_bf16", lambda: sampling_stage(ddgan, device, images, warmup, repeats, bf16=True))
     train_repeats = 10 if gpu else repeats
@@ -142,10 +136,6 @@ def run_check(device, *, gpu: bool, budget_s: float, compile_on_cpu: bool = Fals
             "scale": "paper networks" if gpu else "tiny networks (no GPU found: plumbing only)",
             "tf32": {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32},
             "budget_s": budget_s, "total_s": time.perf_counter() - stages.start, "stages": stages.results}
-
-
-def _cell(stage, key="median"):
-    return f"{stage[key]:.3f}" if stage.get("status") == "ok" else stage["status"]
 
 
 def markdown(results) -> str:
@@ -189,14 +179,12 @@ def markdown(results) -> str:
 def write(results, out_dir) -> Path:
     name = slug(results["device"]) if results["gpu_found"] else f"cpu-{slug(results['cpu'])}-tiny"
     stem = Path(out_dir) / f"device-check-{name}"
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
-    stem.with_suffix(".md").write_text(markdown(results))
+    write_result(stem, results, markdown(results))
     return stem
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m reproduce.device_check", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.device_check", description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=420.0,
                         help="seconds after which the remaining stages are skipped (default 420)")
     parser.add_argument("--out", help=f"folder for the results (default {RESULTS} on a GPU, runs/device-check "

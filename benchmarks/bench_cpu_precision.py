@@ -1,7 +1,7 @@
 """One training iteration of each cpu-profile network pair in float32 and under bf16 autocast, interleaved.
 
-    python -m reproduce.bench_cpu_precision                 # 2 threads, 20 rounds
-    python -m reproduce.bench_cpu_precision --rounds 5 --extra-generator stackedmnist:base_channels=32
+    python -m benchmarks.bench_cpu_precision                 # 2 threads, 20 rounds
+    python -m benchmarks.bench_cpu_precision --rounds 5 --extra-generator stackedmnist:base_channels=32
 
 Each round times one iteration of every (configuration, precision) in turn, so a change in the machine's
 load reaches both precisions alike; figures are medians over rounds. An iteration is the trainer's own
@@ -11,9 +11,7 @@ profile's batch; for DDGAN, the lazy R1 step and a plain step are timed apart an
 """
 import argparse
 import contextlib
-import json
 import statistics
-import time
 
 import torch
 
@@ -22,7 +20,8 @@ from ddgan.core.hardware import bf16_support
 from ddgan.core.methods import build_method
 from ddgan.core.optimisation import Optimisation
 from ddgan.base.provenance import cpu_model, git_commit, now, slug
-from reproduce.bench import RESULTS
+from ddgan.base.timing import time_once
+from benchmarks.timing import RESULTS, write_result
 from reproduce.profiles import make_profile
 from reproduce.targets import get_target
 
@@ -54,9 +53,7 @@ class Iteration:
         self.method.train()
 
     def seconds(self, step):
-        start = time.perf_counter()
-        self.optimisation.step(self.batch, step)
-        return time.perf_counter() - start
+        return time_once(lambda: self.optimisation.step(self.batch, step))
 
     def amortised(self):
         """Seconds of one iteration averaged over the lazy-R1 cycle (an R1 step at 0, plain steps after)."""
@@ -91,7 +88,7 @@ def run(configs, rounds, warmup=2):
 def markdown(rows, meta):
     lines = [f"# One training iteration, float32 against bf16 autocast ({meta['cpu']}, {meta['threads']} threads)", "",
              f"commit {meta['commit']}, {meta['date']}, torch {meta['torch']}, {meta['rounds']} interleaved rounds "
-             f"(medians), bf16: {meta['bf16']}. `python -m reproduce.bench_cpu_precision`", "",
+             f"(medians), bf16: {meta['bf16']}. `python -m benchmarks.bench_cpu_precision`", "",
              "| configuration | parameters | batch | float32 s | bf16 s | speed-up |", "|---|---|---|---|---|---|"]
     for row in rows:
         params = ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in row["parameters"].items())
@@ -126,8 +123,7 @@ def main(argv=None):
     print(text)
     if not args.no_write:
         stem = RESULTS / f"cpu-precision-{slug(meta['cpu'])}-{args.threads}t"
-        stem.with_suffix(".json").write_text(json.dumps({**meta, "rows": rows}, indent=1) + "\n")
-        stem.with_suffix(".md").write_text(text)
+        write_result(stem, {**meta, "rows": rows}, text, indent=1)
 
 
 if __name__ == "__main__":

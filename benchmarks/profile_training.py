@@ -1,8 +1,8 @@
 """Where one training iteration of the CPU-scale networks spends its time, by component, and what a
 memory format changes: before/after tables.
 
-    python -m reproduce.profile_training --threads 1                  # the cpu profile's StackedMNIST run
-    python -m reproduce.profile_training --networks ncsnpp-32 --threads 1   # NCSN++ at 32, small D at 32
+    python -m benchmarks.profile_training --threads 1                  # the cpu profile's StackedMNIST run
+    python -m benchmarks.profile_training --networks ncsnpp-32 --threads 1   # NCSN++ at 32, small D at 32
 
 Networks: `cpu` is the run `make table3 PROFILE=cpu` trains (the small conv U-Net generator and conv
 discriminator, base 16 channels, 3x32x32, DDGAN T=4, batch 64); `ncsnpp-32` the cifar10 preset with
@@ -14,15 +14,15 @@ apart: backward ops are the autograd nodes, e.g. ConvolutionBackward0). Results:
 results/bench/training-profile-<networks>-<device>-<threads>t.md and .json, with the commit.
 """
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from ddgan.base.provenance import git_commit, now
-from reproduce.bench import RESULTS, bench_config, machine, make_training_step, slug, summarize, time_once
+from ddgan.base.provenance import git_commit, now, slug
+from ddgan.base.timing import time_once
+from benchmarks.timing import RESULTS, bench_config, machine, make_training_step, summarize, write_result
 from reproduce.profiles import cpu_config
 
 NETWORKS = {
@@ -133,7 +133,7 @@ def markdown(results, command) -> str:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m reproduce.profile_training", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.profile_training", description=__doc__.splitlines()[0])
     parser.add_argument("--networks", choices=sorted(NETWORKS), default="cpu")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5, help="interleaved timed rounds (default 5)")
@@ -143,11 +143,9 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     results = run_profile(args.networks, args.batch, repeats=args.repeats)
-    command = "python -m reproduce.profile_training " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m benchmarks.profile_training " + " ".join(argv if argv is not None else sys.argv[1:])
     stem = Path(args.out) / f"training-profile-{args.networks}-cpu-{slug(results['cpu'])}-{results['threads']}t"
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps(dict(results, command=command), indent=2) + "\n")
-    stem.with_suffix(".md").write_text(markdown(results, command))
+    write_result(stem, dict(results, command=command), markdown(results, command))
     print(markdown(results, command))
     return 0
 

@@ -1,8 +1,8 @@
 """Speed of DDGAN on this machine: the paper's Time column and one training iteration.
 
-    python -m reproduce.bench                        # or `make bench`; cuda if present, else the CPU
-    python -m reproduce.bench --quick                # 3 repeats
-    python -m reproduce.bench --bf16 --channels-last --compile      # opt-in speed-ups (for GPUs)
+    python -m benchmarks.bench                        # or `make bench`; cuda if present, else the CPU
+    python -m benchmarks.bench --quick                # 3 repeats
+    python -m benchmarks.bench --bf16 --channels-last --compile      # opt-in speed-ups (for GPUs)
 
 (a) sampling: one batch of 100 CIFAR-10 images with the cifar10 preset at T = 4 (NFE 4) through
     the Sampler used for evaluation (EMA generator, inference mode, channels_last): the paper's
@@ -19,101 +19,19 @@ torch.cuda.synchronize around every call on GPUs. Results go to results/bench/<d
 .md with the commit, date, torch version and thread count.
 """
 import argparse
-import json
-import platform
-import statistics
 import sys
-import time
-from functools import partial
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-from ddgan.core.config import apply_overrides, with_defaults
-from ddgan.core.methods import build_method
-from ddgan.core.optimisation import Optimisation
-from ddgan.base.provenance import cpu_model, device_name, git_commit, now, slug
-from ddgan.core.sampler import Sampler
-from ddgan.presets import get_preset
-
-PAPER_TIME_V100 = 0.21   # seconds for 100 CIFAR-10 images at T = 4 (Table 1)
-RESULTS = Path(__file__).resolve().parent.parent / "results" / "bench"
-
-
-# ---------------------------------------------------------------------------------------------
-# timing
-
-
-def synchronize(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_once(fn, device):
-    """Wall-clock seconds of fn(), with the device's queued work finished before and after."""
-    synchronize(device)
-    start = time.perf_counter()
-    fn()
-    synchronize(device)
-    return time.perf_counter() - start
-
-
-def summarize(seconds):
-    """Median, spread and the raw repeats (seconds)."""
-    q1, _, q3 = statistics.quantiles(seconds, n=4, method="inclusive") if len(seconds) > 1 else seconds * 3
-    return {"median": statistics.median(seconds), "min": min(seconds), "max": max(seconds), "q1": q1, "q3": q3,
-            "repeats": len(seconds), "seconds": list(seconds)}
-
-
-# ---------------------------------------------------------------------------------------------
-# what is timed
-
-
-def bench_config(preset="cifar10", overrides=()):
-    return with_defaults(apply_overrides(get_preset(preset), list(overrides)))
-
-
-def make_sampler(config, device, *, channels_last=True, bf16=False, compile=False):
-    """The evaluation Sampler around a freshly initialised generator (standing in for the EMA copy),
-    channels_last by default as ddgan.sampling.load_sampler builds it."""
-    method = build_method(config, sampling_only=True).to(device)
-    net = method.networks[method.sampling_network]
-    return Sampler(method, torch.compile(net) if compile else net, config, "random weights",
-                   channels_last=channels_last, bf16=bf16)
-
-
-def make_training_step(config, device, batch, *, channels_last=False, bf16=False, compile=False, fused_adam=True,
-                       seed=0):
-    """The trainer's own optimisation step (ddgan.core.optimisation: the method's training step, the Adam
-    updates with the trainer's clipping and weight decay, the EMA update) around freshly initialised
-    networks, and a random batch to run it on: `optimisation.step(x_0, step)`, where `step` chooses
-    whether R1 applies (step % lazy_reg == 0)."""
-    torch.manual_seed(seed)
-    method = build_method(config).to(device)
-    # the layout first, so that the EMA copy shares it (as train.channels_last does in the trainer)
-    method.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    optimisation = Optimisation(method, config["optim"], fused=fused_adam,
-                                autocast=partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=bf16))
-    x_0 = torch.rand(batch, *config["data"]["shape"], device=device) * 2 - 1   # as the trainer: batches as loaded
-    if compile:
-        # the generator only: R1 differentiates D twice, which compiled graphs do not support
-        method.networks[method.sampling_network] = torch.compile(method.networks[method.sampling_network])
-    return optimisation, x_0
-
+from ddgan.base.provenance import git_commit, now, slug
+from ddgan.base.timing import time_once
+from benchmarks.timing import (PAPER_TIME_V100, RESULTS, bench_config, machine, make_sampler, make_training_step,
+                               summarize, write_result)
 
 # ---------------------------------------------------------------------------------------------
 # the benchmark
-
-
-def machine(device):
-    """Where the figures were taken."""
-    name = device_name(device) if device.type == "cuda" else f"{cpu_model()} CPU"
-    info = {"device": name, "device_type": device.type, "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "cpu": cpu_model(), "python": platform.python_version()}
-    if device.type == "cuda":
-        info["cuda"] = torch.version.cuda
-    return info
 
 
 def run_bench(config, device, *, overrides=(), images=100, batch=8, repeats=5, warmup=1, channels_last=False,
@@ -208,16 +126,11 @@ def markdown(results):
 
 
 def write_results(results, out_dir=RESULTS):
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = out_dir / result_name(results)
-    stem.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
-    stem.with_suffix(".md").write_text(markdown(results))
-    return stem.with_suffix(".json"), stem.with_suffix(".md")
+    return write_result(Path(out_dir) / result_name(results), results, markdown(results))
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m reproduce.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda if available)")
     parser.add_argument("--repeats", type=int, default=None, help="timed rounds (default 10 on GPUs, 5 on the CPU)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed rounds first (default 2, --quick 1)")

@@ -1,7 +1,7 @@
 """Speed of the FID pipeline on this machine: ddgan's against the one it replaced and clean-fid's own.
 
-    python -m reproduce.bench_fid                                 # photo crops, 2,000 / 10,000 images
-    python -m reproduce.bench_fid --images cifar.npz:x_test --reference-images cifar.npz:x_train \\
+    python -m benchmarks.bench_fid                                 # photo crops, 2,000 / 10,000 images
+    python -m benchmarks.bench_fid --images cifar.npz:x_test --reference-images cifar.npz:x_train \\
         --samples 200 --reference 1000 --repeats 3 --threads 1
 
 (a) FID of `samples` PNG images against cached reference statistics (what `ddgan eval --metrics fid`
@@ -21,7 +21,6 @@ an .npy/.npz (--images). Results: results/bench/fid-pipeline-<device>.json and .
 repeat, the FID each pipeline gives and the commit.
 """
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -32,12 +31,12 @@ import torch
 from cleanfid.fid import frechet_distance as cleanfid_frechet_distance
 from cleanfid.fid import get_files_features
 
-from ddgan.base.provenance import git_commit, now
+from ddgan.base.provenance import git_commit, now, slug
 from ddgan.metrics import fid
 from ddgan.metrics.images import write_images
 from ddgan.metrics.inception import CLEANFID_MODES, INPUT_SCALINGS, load_fid_extractor, load_fid_torchscript
 from ddgan.metrics.reference import load_reference
-from reproduce.bench import RESULTS, machine, slug, summarize
+from benchmarks.timing import RESULTS, machine, summarize, write_result
 
 PIPELINES = ("ddgan", "before", "clean-fid")
 
@@ -180,7 +179,7 @@ def markdown(results, command: str) -> str:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m reproduce.bench_fid", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_fid", description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=2000, help="sample images for (a) (default 2000)")
     parser.add_argument("--reference", type=int, default=10000, help="reference images for (b) (default 10000)")
     parser.add_argument("--images", help="uint8 images for the samples (.npy, .npz[:key]); default photo crops")
@@ -200,7 +199,7 @@ def main(argv=None):
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    command = "python -m reproduce.bench_fid " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m benchmarks.bench_fid " + " ".join(argv if argv is not None else sys.argv[1:])
     stem = Path(args.out) / f"fid-pipeline-cpu-{slug(machine(torch.device('cpu'))['cpu'])}-{torch.get_num_threads()}t"
     stem.parent.mkdir(parents=True, exist_ok=True)
 
@@ -208,8 +207,7 @@ def main(argv=None):
 
     def write(results):
         results["cached_statistics"] = against
-        stem.with_suffix(".json").write_text(json.dumps(dict(results, command=command), indent=2) + "\n")
-        stem.with_suffix(".md").write_text(markdown(results, command))
+        write_result(stem, dict(results, command=command), markdown(results, command))
 
     cached = None
     if args.reference_statistics:
