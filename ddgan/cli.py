@@ -34,10 +34,6 @@ def base_config(args):
         raise ConfigError(f"--config {args.config} is not valid JSON ({error})") from None
 
 
-def resolve_config(args):
-    return apply_overrides(base_config(args), args.set)
-
-
 def resume_command(args, run_dir):
     """The command that continues an interrupted run (the same command, with its run directory)."""
     argv = [a for a in args.argv if a != "--no-resume"]

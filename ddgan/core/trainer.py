@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from ddgan.core.checkpoint import (STATE_FORMAT, atomic_save, check_same_config, load_file,
                                    load_state_dict_checked, save_snapshot)
-from ddgan.core.config import LR_SCHEDULES, ConfigError, validate, with_defaults
+from ddgan.core.config import ConfigError, validate, with_defaults
 from ddgan.core.interrupts import StopRequest, ignore_stop_signals
 from ddgan.core.methods import build_method
 from ddgan.core.monitoring import TrainingMonitor, tracker_for
@@ -53,10 +53,8 @@ def learning_rate(base_lr, optim, step, steps_per_epoch, total_steps):
         return base_lr * warmup
     if schedule == "cosine":
         progress = (step // steps_per_epoch) / math.ceil(total_steps / steps_per_epoch)
-    elif schedule == "cosine_steps":
+    else:       # cosine_steps: the config's choices were checked where it entered (validate)
         progress = step / total_steps
-    else:
-        raise ConfigError(f"optim.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {schedule!r}")
     cosine = optim["lr_min"] + (base_lr - optim["lr_min"]) * (1 + math.cos(math.pi * progress)) / 2
     return cosine * warmup
 
