@@ -9,9 +9,9 @@ from ddgan.core.config import ConfigError
 
 
 def ddgan_method(num_timesteps, nz, r1_gamma, lazy_reg, **extra):
-    return {"name": "ddgan", "num_timesteps": num_timesteps, "schedule": "vp", "beta_min": 0.1, "beta_max": 20.0,
-            "nz": nz, "r1_gamma": r1_gamma, "lazy_reg": lazy_reg, "r1_rescale": False,
-            "parametrisation": "x0", "use_latent": True, "diversity_weight": 0.0, **extra}
+    """A DDGAN method section; every key not given here takes its Option default (ddgan.denoising_gan)."""
+    return {"name": "ddgan", "num_timesteps": num_timesteps, "nz": nz, "r1_gamma": r1_gamma, "lazy_reg": lazy_reg,
+            **extra}
 
 
 # The 25-Gaussians are trained in their original units (data.scale 1: centres -4..4, std 0.05): no output
@@ -56,40 +56,6 @@ def stacked_digits_ddgan(num_timesteps=4, steps=4000, width=48, batch_size=128):
         "data": {"dataset": "stacked_digits", "size": 60_000, "seed": 0, "shape": [3, 8, 8]},
         "optim": {"lr": {"generator": 2e-4, "discriminator": 2e-4}, "betas": [0.5, 0.9], "ema_decay": 0.995},
         "train": {"batch_size": batch_size, "steps": steps, "seed": 0, "log_every": 100, "checkpoint_every": 2000},
-    }
-
-
-# Small image presets for your own images on a CPU: `ddgan train --preset small32 --set data.dataset=NAME`.
-# The cpu profile's conv networks (reproduce.profiles) at base 32: 0.5 s per batch-64 step in bf16 on the
-# 2-core CPU (0.2 s at base 16, whose samples stay blurry). bf16 is set by `ddgan train` where the CPU
-# has it (ddgan.core.hardware), the EMA warms up so that a short run's grids show samples, and no loader
-# workers (a prepared dataset is a memory-mapped array: workers only compete for the cores).
-SMALL_NETWORK = {"base_channels": 32, "channel_mult": [1, 2, 2]}
-SMALL_DATA = {"dataset": "cifar10", "root": None, "split": "train", "hflip": True}
-SMALL_TRAIN = {"batch_size": 64, "steps": 20_000, "seed": 0, "log_every": 50, "checkpoint_every": 500,
-               "sample_every": 250, "num_workers": 0, "mixed_precision": "auto"}
-SMALL_OPTIM = {"betas": [0.5, 0.9], "lr_schedule": "constant", "ema_decay": 0.999, "ema_warmup": True}
-
-
-def small_levels(image_size):
-    """Channel multipliers down to 8x8: [1, 2, 2] at 32 px, [1, 2, 2, 2] at 64 px."""
-    return SMALL_NETWORK["channel_mult"] + [2] * (max(image_size // 32, 1).bit_length() - 1)
-
-
-def small_ddgan(image_size=32):
-    """DDGAN T=4 with the small conv U-Net and conv discriminator on image_size^2 RGB images (a CPU's)."""
-    levels = small_levels(image_size)
-    return {
-        "name": f"small{image_size}-ddgan",
-        "method": ddgan_method(4, nz=100, r1_gamma=0.02, lazy_reg=15),
-        "networks": {
-            "generator": {"arch": "conv_unet", "image_size": image_size, "in_channels": 3, **SMALL_NETWORK,
-                          "channel_mult": levels, "nz": 100, "z_emb_dim": 64, "output": "tanh"},
-            "discriminator": {"arch": "conv_discriminator", "in_channels": 3, **SMALL_NETWORK, "channel_mult": levels},
-        },
-        "data": {**SMALL_DATA, "shape": [3, image_size, image_size]},
-        "optim": {**SMALL_OPTIM, "lr": {"generator": 2e-4, "discriminator": 2e-4}},
-        "train": dict(SMALL_TRAIN),
     }
 
 
@@ -173,8 +139,6 @@ def table2_variant(variant):
 PRESETS = {
     "mixture25": mixture25_ddgan,
     "stacked_digits": stacked_digits_ddgan,
-    "small32": small_ddgan,
-    "small64": lambda: small_ddgan(64),
     **{name: (lambda name=name: paper_ddgan(name)) for name in PAPER_TRAINING},
     **{f"cifar10_{v}": (lambda v=v: table2_variant(v)) for v in TABLE2_VARIANTS if v != "T4"},
 }
