@@ -22,11 +22,11 @@ from pathlib import Path
 
 import torch
 
+from ddgan.base.io import atomic_write_json
 from ddgan.core.checkpoint import load_snapshot
 from ddgan.core.config import ConfigError
 from ddgan.core.interrupts import STOP_SIGNALS
 from ddgan.core.trainer import SNAPSHOT_FILE
-from reproduce.stages import write_json_atomic
 
 CONFIG_FILE = "pipeline-config.json"
 TRAIN_OUTPUT = "train-output.log"     # a training's output when it runs beside others (--jobs)
@@ -80,7 +80,7 @@ def train_command(run_dir: Path, processes: int) -> list[str]:
 
 def write_run_config(config: dict, run_dir: Path) -> Path:
     path = Path(run_dir) / CONFIG_FILE
-    write_json_atomic(path, config)
+    atomic_write_json(path, config)
     return path
 
 

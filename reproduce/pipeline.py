@@ -3,8 +3,6 @@
 Every stage is skipped when its marker says it finished (reproduce.stages); training resumes from
 its training state; preparing a dataset that is already prepared does nothing.
 """
-import hashlib
-import json
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ddgan.base.provenance import json_digest
 from ddgan.core.config import ConfigError
 from ddgan.core.monitoring import BEST_SNAPSHOT_FILE
 from ddgan.core.trainer import SNAPSHOT_FILE
@@ -38,10 +37,6 @@ class RunOptions:
     workers: int = 1                    # image-decoding processes for dataset preparation
     log: callable = print
     jobs: int = 1                       # trainings of a target running at once (each with its share of the CPU)
-
-
-def config_sha256(config: dict) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 
 def evaluation_stage_name(evaluation) -> str:
@@ -123,7 +118,7 @@ def train_stage(profile, training, options: RunOptions, threads: int | None = No
     config = profile.scale_config(training.config())
     stages = Stages(run_dir, options.log)
     finished = stages.done("train")
-    if finished is not None and finished["result"]["config_sha256"] != config_sha256(config):
+    if finished is not None and finished["result"]["config_sha256"] != json_digest(config):
         raise ConfigError(f"{run_dir} finished training with another config than the one this target asks for "
                           f"now; move it away (or delete {stages.marker('train')} to train it further)")
     processes = process_count(options.processes)
@@ -132,7 +127,7 @@ def train_stage(profile, training, options: RunOptions, threads: int | None = No
                     "(PROFILE=smoke runs the pipeline in minutes)")
     stages.run("train", lambda: {**train_run(config, run_dir, processes, progress=profile.name == "paper",
                                              threads=threads),
-                                 "config_sha256": config_sha256(config)})
+                                 "config_sha256": json_digest(config)})
     return run_dir
 
 

@@ -6,26 +6,11 @@ an interrupted training resumes from its training state, and a stage that failed
 a marker to run its stage again.
 """
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
+from ddgan.base.io import atomic_write_json
 from ddgan.base.provenance import now
-
-
-def write_json_atomic(path: Path, value) -> None:
-    """Write JSON to a temporary file beside `path`, then rename it over `path` (readers never see half)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, partial = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w") as file:
-            json.dump(value, file, indent=2)
-            file.write("\n")
-        os.replace(partial, path)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
 
 
 class Stages:
@@ -52,6 +37,6 @@ class Stages:
         self.log(f"[run]  {name}")
         started = time.time()
         result = work(*args, **kwargs)
-        write_json_atomic(self.marker(name), {"stage": name, "result": result, "finished": now(),
+        atomic_write_json(self.marker(name), {"stage": name, "result": result, "finished": now(),
                                               "seconds": round(time.time() - started, 2)})
         return result

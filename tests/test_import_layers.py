@@ -17,8 +17,9 @@ LAYERS = [
     ("framework", ("ddgan.core", "ddgan.core.")),
     ("methods", ("ddgan.denoising_gan", "ddgan.official", "ddgan.presets", "ddgan.small_presets", "baselines",
                  "baselines.")),
-    ("applications", ("ddgan", "ddgan.__main__", "ddgan.cli", "ddgan.sample_cli", "ddgan.sampling", "ddgan.evaluate",
-                      "ddgan.demo", "ddgan.demo.", "reproduce", "reproduce.", "benchmarks", "benchmarks.")),
+    ("applications", ("ddgan", "ddgan.__main__", "ddgan.cli", "ddgan.preset_cards", "ddgan.sample_cli",
+                      "ddgan.sampling", "ddgan.evaluate", "ddgan.demo", "ddgan.demo.", "reproduce", "reproduce.",
+                      "benchmarks", "benchmarks.")),
 ]
 
 def module_files():

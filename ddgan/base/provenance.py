@@ -1,6 +1,7 @@
 """Where a result came from: code commit, device, date and file hashes, recorded next to every number."""
 import datetime
 import hashlib
+import json
 import platform
 import re
 import subprocess
@@ -86,6 +87,11 @@ def file_sha256(path, chunk_bytes=1 << 20, on_chunk=None) -> str:
             if on_chunk is not None:
                 on_chunk(len(chunk))
     return digest.hexdigest()
+
+
+def json_digest(value, algorithm="sha256", length=None) -> str:
+    """Hex digest of a JSON value (a config, a cache key), keys sorted: equal values, equal digests."""
+    return hashlib.new(algorithm, json.dumps(value, sort_keys=True).encode()).hexdigest()[:length]
 
 
 def slug(text):

@@ -10,14 +10,14 @@ from pathlib import Path
 import torch
 
 from ddgan.core.config import ConfigError, config_differences
-from ddgan.core.run_dir import atomic_write
+from ddgan.base.io import atomic_write
 
 SNAPSHOT_FORMAT = "ddgan-snapshot-1"
 STATE_FORMAT = "ddgan-training-state-1"
 
 
 def atomic_save(obj, path):
-    """torch.save through a temporary file and a rename (ddgan.core.run_dir.atomic_write)."""
+    """torch.save through a temporary file and a rename (ddgan.base.io.atomic_write)."""
     atomic_write(path, lambda f: torch.save(obj, f), "wb")
 
 

@@ -4,17 +4,17 @@ the exclusive lock of the trainer that writes one, and atomic edits of its text 
 A run directory holds config.json (the complete config), log.jsonl, training-state.pt, snapshot.pt,
 lock (while a trainer runs) and extensions.jsonl (one row per time the run was made longer).
 """
-import hashlib
 import json
 import os
 import re
 import socket
-import tempfile
 import time
 from pathlib import Path
 
 from ddgan.core.config import BOOKKEEPING_KEYS, LENGTH_KEYS, config_differences, flatten, validate
+from ddgan.base.io import atomic_write_text, process_alive
 from ddgan.base.options import ConfigError
+from ddgan.base.provenance import json_digest
 
 LOCK_FILE = "lock"
 EXTENSIONS_FILE = "extensions.jsonl"
@@ -41,8 +41,7 @@ def default_run_dir(base, config, root="runs"):
         pattern = re.compile(rf"-T{base['method'].get('num_timesteps')}(?=-|$)")
         name = pattern.sub(steps, name, count=1) if pattern.search(name) else name + steps
     if rest:
-        digest = hashlib.sha1(json.dumps(rest, sort_keys=True).encode()).hexdigest()[:8]
-        name = f"{name}-{digest}"
+        name = f"{name}-{json_digest(rest, 'sha1', 8)}"
     return Path(root) / name, differences
 
 
@@ -62,32 +61,6 @@ def check_run_dir(run_dir, config, state_file):
     if differences:
         raise ConfigError(f"run directory {run_dir} was made with another config: {'; '.join(differences)}; "
                           "resume it with its own settings (--config " f"{path}), or choose another --run-dir")
-
-
-def atomic_write(path, write, mode="w"):
-    """Call write(file) on a temporary file in the same folder, then rename it over `path`: a reader
-    (or an interrupted writer) sees the old file or the new one, never a part. Checkpoints, snapshots
-    and the run directory's text files are all written this way."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)     # mkstemp's 0600 would hide the file from collaborators
-        with os.fdopen(fd, mode) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path, text):
-    atomic_write(path, lambda f: f.write(text))
 
 
 def cut_log(path, step):
@@ -114,16 +87,6 @@ def cut_log(path, step):
 def append_jsonl(path, record):
     with open(path, "a") as f:
         f.write(json.dumps(record) + "\n")
-
-
-def process_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:    # it exists, owned by another user
-        return True
-    return True
 
 
 class RunLock:

@@ -23,6 +23,8 @@ from typing import Iterator
 import numpy as np
 from tqdm.auto import tqdm
 
+from ddgan.base.io import process_alive
+
 from .archives import file_digest
 from .errors import ImageDataError, PreparedDatasetError, UnknownDatasetError
 from .specs import DATASETS
@@ -112,20 +114,10 @@ def remove_stale_staging(root: Path, name: str) -> list[Path]:
             pid = int((folder / _OWNER_FILE).read_text())
         except (OSError, ValueError):
             pid = None
-        if pid is None or not _process_alive(pid):
+        if pid is None or not process_alive(pid):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ddgan.base.provenance import now
+from ddgan.base.provenance import json_digest, now
 from ddgan.metrics.errors import MetricsError
 from ddgan.metrics.images import list_sample_images, read_images
 
@@ -136,8 +136,7 @@ def find_cached(cache_dir, **key) -> tuple[Path, dict] | None:
 
 def store_cached(cache_dir, arrays: dict, key: dict, **info) -> Path:
     """Write arrays as npz with a JSON sidecar holding key and info, named by a hash of the key."""
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    path = Path(cache_dir) / f"{key['dataset']}-{key['kind']}-{digest}.npz"
+    path = Path(cache_dir) / f"{key['dataset']}-{key['kind']}-{json_digest(key, length=16)}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **arrays)
     sidecar = dict(key, **info, created=now())
