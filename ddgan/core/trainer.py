@@ -24,6 +24,7 @@ from accelerate import Accelerator
 from accelerate.utils import broadcast_object_list, gather_object
 from tqdm.auto import tqdm
 
+from ddgan.base.io import atomic_write_text
 from ddgan.core.checkpoint import (STATE_FORMAT, atomic_save, check_same_config, load_file,
                                    load_state_dict_checked, save_snapshot)
 from ddgan.core.config import ConfigError, validate, with_defaults
@@ -31,8 +32,7 @@ from ddgan.core.interrupts import StopRequest, ignore_stop_signals
 from ddgan.core.methods import build_method
 from ddgan.core.monitoring import TrainingMonitor, tracker_for
 from ddgan.core.optimisation import Optimisation
-from ddgan.core.run_dir import (EXTENSIONS_FILE, RunLock, append_jsonl, atomic_write_text, check_run_dir,
-                                cut_log)
+from ddgan.core.run_dir import EXTENSIONS_FILE, RunLock, append_jsonl, check_run_dir, cut_log
 from ddgan.core.training_data import StepBatches, load_training_array
 
 STATE_FILE = "training-state.pt"
