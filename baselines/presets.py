@@ -10,6 +10,7 @@ import json
 
 from ddgan.core.config import ConfigError
 from ddgan.presets import MIXTURE25_DATA, MIXTURE25_DISCRIMINATOR, MIXTURE25_MLP
+from ddgan.small_presets import SMALL_OPTIM, SMALL_SIZES, SMALL_TRAIN, small_data, small_network
 
 DEMO_DATASETS = ("mixture25", "stacked_digits")
 
@@ -265,8 +266,26 @@ def cifar10_config(method):
     return json.loads(json.dumps(CIFAR10_PRESETS[method]()))
 
 
+# ------------------------------------------------------------------ small images on a CPU
+
+def small_ddpm(image_size=32):
+    """The DDPM baseline beside the small DDGAN presets (ddgan.small_presets): the same conv U-Net without z,
+    as an eps-model; T = 1000 linear betas, sampled with 50 DDIM steps (x0 clipped) so that grids are cheap."""
+    return {
+        "name": f"small{image_size}-ddpm",
+        "method": {"name": "ddpm", **linear_schedule(variance="small", sampler="ddim", sample_steps=50, eta=0.0,
+                                                     ddim_clip_x0=True)},
+        "networks": {"denoiser": {"arch": "conv_unet", "image_size": image_size, "in_channels": 3,
+                                  **small_network(image_size), "output": "linear"}},
+        "data": small_data(image_size),
+        "optim": {**SMALL_OPTIM, "lr": {"denoiser": 5e-4}, "betas": [0.9, 0.999], "warmup_steps": 100},
+        "train": dict(SMALL_TRAIN),
+    }
+
+
 # named presets for `ddgan train --preset NAME` (to be merged into ddgan.presets.PRESETS)
 PRESETS = {
+    **{f"small{size}_ddpm": (lambda size=size: small_ddpm(size)) for size in SMALL_SIZES},
     **{f"cifar10_{method}": (lambda method=method: cifar10_config(method)) for method in CIFAR10_PRESETS},
     **{f"{dataset}_{method}_demo": (lambda method=method, dataset=dataset:
                                     demo_config(method, dataset, DEMO_STEPS["quick"][dataset][method]))

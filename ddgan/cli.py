@@ -66,22 +66,24 @@ def cmd_train(args):
 
 
 def cmd_presets(args):
+    from ddgan.preset_cards import describe, read_cards
     from ddgan.presets import all_presets, get_preset
     if args.show:
         print(json.dumps(validate(get_preset(args.show)), indent=2))
         return 0
+    cards = read_cards()
+    print(f"{'preset':24s} {'method':6s} {'dataset':14s} {'data':10s} {'params':>6s}  for")
     for name in sorted(all_presets()):
         config = get_preset(name)
-        print(f"{name:24s} {config['method']['name']:6s} {config['data']['dataset']}")
+        print(f"{name:24s} {config['method']['name']:6s} {config['data']['dataset']:14s} {describe(cards.get(name))}")
     return 0
 
 
 def option_sections():
     """Section name -> (key prefix, options): the trainer's sections and every method's."""
-    from ddgan.core.config import OPTIM_OPTIONS, TRAIN_OPTIONS
+    from ddgan.core.config import DATA_OPTIONS, OPTIM_OPTIONS, TRAIN_OPTIONS
     from ddgan.base import registry
     from ddgan.core.methods import method_class
-    from ddgan.core.training_data import DATA_OPTIONS
     sections = {"train": ("train.", TRAIN_OPTIONS), "optim": ("optim.", OPTIM_OPTIONS),
                 "data": ("data.", DATA_OPTIONS)}
     return {**sections, **{name: ("method.", method_class(name).OPTIONS) for name in registry.METHODS.names()}}

@@ -17,6 +17,7 @@ ARCHITECTURES = {
 
 PRESET_TABLES = {
     "ddgan": "ddgan.presets:PRESETS",
+    "small": "ddgan.small_presets:PRESETS",
 }
 
 DATASETS = {

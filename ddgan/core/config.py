@@ -7,10 +7,48 @@ import copy
 import inspect
 import json
 
+from ddgan.base import registry
 from ddgan.base.options import ConfigError, Option, bookkeeping_keys, check_section, suggestion
-from ddgan.core.training_data import DATA_OPTIONS, check_dataset
+from ddgan.datasets.specs import DATASETS
 
 SECTIONS = ("method", "networks", "data", "optim", "train")
+
+# The data section (read by ddgan.core.training_data).
+TOY_SIZES = {"mixture25": 100_000, "stacked_digits": 60_000}
+PREPARED_DATASETS = tuple(DATASETS)
+PREPARED_SPLITS = tuple(sorted({split for spec in DATASETS.values() for split in spec.splits}, reverse=True))
+
+# The data section. Every key applies to every dataset, so that `--set data.dataset=...` can switch a
+# preset to another dataset; size and seed only shape the procedural datasets, split the prepared ones.
+DATA_OPTIONS = (
+    Option("dataset", str, help="procedural (generated on the fly), built in (`ddgan data prepare NAME`) or your own "
+                                "images (`ddgan data prepare folder PATH --name NAME`)"),
+    Option("shape", list, items=int, min=1, help="the shape of one example: [C, H, W] for images, [2] for points"),
+    Option("size", int, lambda data: TOY_SIZES.get(data["dataset"]), min=1, allow_none=True,
+           help="examples a procedural dataset generates (mixture25: 100000, stacked_digits: 60000; "
+                "prepared datasets are used whole)"),
+    Option("seed", int, 0, min=0, help="the seed a procedural dataset is generated from"),
+    Option("scale", float, None, above=0, allow_none=True,
+           help="mixture25: training units = original units / scale (null: 4, the grid in [-1, 1]); "
+                "scores are always in the original units"),
+    Option("root", str, None, allow_none=True, bookkeeping=True,
+           help="where prepared datasets live (null: $DDGAN_DATA or ./data)"),
+    Option("split", str, "train", choices=PREPARED_SPLITS, help="the split of a prepared dataset to train on"),
+    Option("hflip", bool, False, help="random horizontal flips (decided per step, so they resume exactly)"),
+)
+
+
+def check_dataset(data_config):
+    """ConfigError unless data.dataset is procedural, built in, or prepared under data.root (your own images)."""
+    from ddgan.datasets import data_root
+    name, known = data_config["dataset"], registry.DATASETS.names() + PREPARED_DATASETS
+    root = data_root(data_config.get("root"))
+    if name in known or (root / name / "manifest.json").is_file():
+        return data_config
+    raise ConfigError(f"data.dataset {name!r} is neither built in nor prepared in {root}; "
+                      f"{suggestion(name, list(known))}built in: {', '.join(known)}; for your own images: "
+                      f"ddgan data prepare folder PATH --name {name}")
+
 
 # The trainer's options: adding a key is one line here (and reading it where it is used).
 TRAIN_OPTIONS = (
@@ -20,11 +58,12 @@ TRAIN_OPTIONS = (
     Option("epochs", int, None, min=1, allow_none=True,
            help="total epochs when train.steps is null (the cosine schedule decays over them)"),
     Option("seed", int, 0, min=0, help="seeds initial weights, batches and every process's randomness"),
-    Option("mixed_precision", str, "no", choices=("no", "bf16"),
-           help="bf16 autocast; fp16 loss scaling is not supported with the R1 gradient penalty, use bf16"),
+    Option("mixed_precision", str, "no", choices=("no", "bf16", "auto"),
+           help="bf16 autocast; auto: bf16 where the CPU or GPU computes it natively, else float32; fp16 loss "
+                "scaling is not supported with the R1 gradient penalty"),
     Option("channels_last", bool, False,
            help="image networks and batches in the channels_last memory format: the same computation to float "
-                "rounding, 1.1x faster for the small conv networks on a 2-core CPU (python -m reproduce.profile_training)"),
+                "rounding, 1.1x faster for the small conv networks on a 2-core CPU (python -m benchmarks.profile_training)"),
     Option("log_every", int, 50, min=1, bookkeeping=True, help="steps between rows of log.jsonl"),
     Option("checkpoint_every", int, 1000, min=1, bookkeeping=True,
            help="steps between saves of the training state and snapshot"),
@@ -89,7 +128,6 @@ def validate(config):
     for section in SECTIONS:
         if not isinstance(config[section], dict):
             raise ConfigError(f"config section {section} must be a mapping, got {config[section]!r}")
-    from ddgan.base import registry
     from ddgan.core.methods import method_class
     name = config["method"].get("name")
     if name not in registry.METHODS:
@@ -114,7 +152,6 @@ def validate(config):
 def check_network(spec, key):
     """A network spec names a registered architecture and only keywords its class takes (nested
     specs, e.g. a latent generator's denoiser, likewise)."""
-    from ddgan.base import registry
     from ddgan.nets import network_class
     ARCHITECTURES = registry.ARCHITECTURES.names()
     if not isinstance(spec, dict) or "arch" not in spec:

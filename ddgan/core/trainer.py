@@ -21,10 +21,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 from accelerate.utils import broadcast_object_list, gather_object
 from tqdm.auto import tqdm
 
-from ddgan.base.io import atomic_write_text
 from ddgan.core.checkpoint import (STATE_FORMAT, atomic_save, check_same_config, load_file,
                                    load_state_dict_checked, save_snapshot)
 from ddgan.core.config import ConfigError, validate, with_defaults
@@ -32,7 +32,8 @@ from ddgan.core.interrupts import StopRequest, ignore_stop_signals
 from ddgan.core.methods import build_method
 from ddgan.core.monitoring import TrainingMonitor, tracker_for
 from ddgan.core.optimisation import Optimisation
-from ddgan.core.run_dir import EXTENSIONS_FILE, RunLock, append_jsonl, check_run_dir, cut_log
+from ddgan.core.run_dir import (EXTENSIONS_FILE, RunLock, append_jsonl, atomic_write_text, check_run_dir,
+                                cut_log)
 from ddgan.core.training_data import StepBatches, load_training_array
 
 STATE_FILE = "training-state.pt"
@@ -82,6 +83,23 @@ def seed_everything(seed):
     torch.manual_seed(seed)
 
 
+def resolve_mixed_precision(setting):
+    """train.mixed_precision "auto" -> "bf16" where this machine computes bf16 natively, else "no"."""
+    if setting != "auto":
+        return setting
+    from ddgan.core.hardware import bf16_support
+    return "bf16" if bf16_support("cuda" if torch.cuda.is_available() else "cpu").available else "no"
+
+
+def new_accelerator(**kwargs):
+    """An Accelerator for this run. accelerate keeps one process-wide state: a second run in the same
+    process (a notebook comparing float32 and bf16) starts it afresh, keeping the process group."""
+    state = AcceleratorState._shared_state
+    if state and state.get("_mixed_precision") != kwargs["mixed_precision"]:
+        AcceleratorState._reset_state()
+    return Accelerator(**kwargs)
+
+
 class Trainer:
     """Builds everything a run needs from its config; `run()` trains to the configured length."""
 
@@ -92,9 +110,10 @@ class Trainer:
         check_run_dir(self.run_dir, self.config, STATE_FILE)
         train, optim = self.config["train"], self.config["optim"]
         # without a GPU, processes started by `accelerate launch --multi_gpu` form a gloo CPU group
-        self.accelerator = accelerator or Accelerator(mixed_precision=train["mixed_precision"],
-                                                      cpu=not torch.cuda.is_available(),
-                                                      log_with=tracker_for(train), project_dir=str(self.run_dir))
+        self.mixed_precision = resolve_mixed_precision(train["mixed_precision"])
+        self.accelerator = accelerator or new_accelerator(mixed_precision=self.mixed_precision,
+                                                          cpu=not torch.cuda.is_available(),
+                                                          log_with=tracker_for(train), project_dir=str(self.run_dir))
         self.device = self.accelerator.device
         self.world_size = self.accelerator.num_processes
         self.rank = self.accelerator.process_index
@@ -261,7 +280,7 @@ class Trainer:
                  else f"starting {self.run_dir} fresh at step 0 of {self.total_steps}")
         return [
             f"{self.method.describe()} in {self.run_dir}",
-            f"  device: {self.device} x {processes} (mixed precision: {train['mixed_precision']})",
+            f"  device: {self.device} x {processes} (mixed precision: {self.mixed_precision})",
             f"  parameters: {nets} (the EMA of {self.method.sampling_network} is sampled)",
             f"  data: {data['dataset']}, {self.dataset_size:,} examples of shape {data['shape']}",
             f"  batch: {train['batch_size']} global, {self.batches.per_process} per process; "

@@ -9,43 +9,7 @@ import numpy as np
 import torch
 
 from ddgan.base import registry
-from ddgan.base.options import ConfigError, Option, suggestion
-from ddgan.datasets.specs import DATASETS
-
-TOY_SIZES = {"mixture25": 100_000, "stacked_digits": 60_000}
-PREPARED_DATASETS = tuple(DATASETS)
-PREPARED_SPLITS = tuple(sorted({split for spec in DATASETS.values() for split in spec.splits}, reverse=True))
-
-# The data section. Every key applies to every dataset, so that `--set data.dataset=...` can switch a
-# preset to another dataset; size and seed only shape the procedural datasets, split the prepared ones.
-DATA_OPTIONS = (
-    Option("dataset", str, help="procedural (generated on the fly), built in (`ddgan data prepare NAME`) or your own "
-                                "images (`ddgan data prepare folder PATH --name NAME`)"),
-    Option("shape", list, items=int, min=1, help="the shape of one example: [C, H, W] for images, [2] for points"),
-    Option("size", int, lambda data: TOY_SIZES.get(data["dataset"]), min=1, allow_none=True,
-           help="examples a procedural dataset generates (mixture25: 100000, stacked_digits: 60000; "
-                "prepared datasets are used whole)"),
-    Option("seed", int, 0, min=0, help="the seed a procedural dataset is generated from"),
-    Option("scale", float, None, above=0, allow_none=True,
-           help="mixture25: training units = original units / scale (null: 4, the grid in [-1, 1]); "
-                "scores are always in the original units"),
-    Option("root", str, None, allow_none=True, bookkeeping=True,
-           help="where prepared datasets live (null: $DDGAN_DATA or ./data)"),
-    Option("split", str, "train", choices=PREPARED_SPLITS, help="the split of a prepared dataset to train on"),
-    Option("hflip", bool, False, help="random horizontal flips (decided per step, so they resume exactly)"),
-)
-
-
-def check_dataset(data_config):
-    """ConfigError unless data.dataset is procedural, built in, or prepared under data.root (your own images)."""
-    from ddgan.datasets import data_root
-    name, known = data_config["dataset"], registry.DATASETS.names() + PREPARED_DATASETS
-    root = data_root(data_config.get("root"))
-    if name in known or (root / name / "manifest.json").is_file():
-        return data_config
-    raise ConfigError(f"data.dataset {name!r} is neither built in nor prepared in {root}; "
-                      f"{suggestion(name, list(known))}built in: {', '.join(known)}; for your own images: "
-                      f"ddgan data prepare folder PATH --name {name}")
+from ddgan.base.options import ConfigError
 
 
 def load_training_array(data_config):
