@@ -13,6 +13,7 @@ from .archives import ArchiveTree, check_member_md5
 from .errors import ArchiveError
 from .specs import DatasetSpec
 from .splits import SplitSource, in_memory_split
+from .toy import modes_of_labels
 
 # The split prefix used in the file names, and the IDX magic numbers (unsigned byte, 3 or 1 dims).
 _PREFIX = {"train": "train", "test": "t10k"}
@@ -97,8 +98,7 @@ def build_stacked_mnist(digits: np.ndarray, digit_labels: np.ndarray, seed: int,
     """StackedMNIST from MNIST training digits (N, 28, 28[, 1]): images 32x32x3, labels 100*l_R + 10*l_G + l_B."""
     digits = digits.reshape(len(digits), 28, 28)
     index = stacked_mnist_indices(len(digits), seed)
-    weights = np.array([100, 10, 1])
-    labels = (digit_labels[index].astype(np.int64) * weights).sum(axis=1).astype(np.uint16)
+    labels = modes_of_labels(digit_labels[index].astype(np.int64)).astype(np.uint16)
 
     def batches() -> Iterator[np.ndarray]:
         for start in range(0, len(index), batch_size):

@@ -9,6 +9,8 @@ import numpy as np
 MIXTURE25_CENTRES = np.array([(x, y) for x in range(-4, 5, 2) for y in range(-4, 5, 2)], dtype=np.float64)
 MIXTURE25_STD = 0.05
 MIXTURE25_SCALE = 4.0
+# stacked digits (here and StackedMNIST): the mode of three digits is 100 r + 10 g + b, 1000 modes
+CHANNEL_PLACES = np.array([100, 10, 1])
 
 
 def mixture25(n, seed=0, scale=MIXTURE25_SCALE):
@@ -41,6 +43,11 @@ def digits_split(seed=0, test_fraction=0.25):
     return images[train], digits.target[train], images[test], digits.target[test]
 
 
+def modes_of_labels(channel_labels: np.ndarray) -> np.ndarray:
+    """Digit labels (N, 3) of the red, green and blue channels -> mode index 100 r + 10 g + b."""
+    return np.asarray(channel_labels) @ CHANNEL_PLACES
+
+
 def stack_digits(images, labels, n, seed=0):
     """n RGB images whose channels are three independently drawn digits; label = 100 r + 10 g + b.
 
@@ -49,7 +56,7 @@ def stack_digits(images, labels, n, seed=0):
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(images), size=(n, 3))
     stacked = images[picks] * 2.0 - 1.0
-    return stacked.astype(np.float32), labels[picks] @ np.array([100, 10, 1])
+    return stacked.astype(np.float32), modes_of_labels(labels[picks])
 
 
 def stacked_digits(n, seed=0, split_seed=0):

@@ -29,24 +29,18 @@ import torch
 from scipy.special import xlogy
 from tqdm import tqdm
 
-from ddgan.datasets.toy import MIXTURE25_CENTRES, MIXTURE25_STD
+from ddgan.datasets.toy import MIXTURE25_CENTRES, MIXTURE25_STD, modes_of_labels
 from ddgan.metrics.digit_classifier import DigitClassifier
 from ddgan.metrics.errors import MetricsError
 
 NUM_MODES = 1000
 MODE_SAMPLES = 26_000
-CHANNEL_PLACES = np.array([100, 10, 1])
 # a channel is read as a digit, not a blob, when its label gets at least this softmax probability
 CONFIDENT_PROBABILITY = 0.9
 
 MIXTURE25_SAMPLES = 10_000
 HIGH_QUALITY_STDS = 3.0
 COVERED_FRACTION = 0.25   # of a mode's high-quality samples under the data
-
-
-def modes_of_labels(channel_labels: np.ndarray) -> np.ndarray:
-    """Digit labels (N, 3) of the red, green and blue channels -> mode index 100 r + 10 g + b."""
-    return np.asarray(channel_labels) @ CHANNEL_PLACES
 
 
 def mode_coverage(modes: np.ndarray, num_modes: int = NUM_MODES) -> tuple[int, float]:
