@@ -16,13 +16,17 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 JPEG_EXTENSIONS = (".jpg", ".jpeg")
 
 
+def quantize(x: torch.Tensor) -> torch.Tensor:
+    """Samples in [-1, 1], NCHW -> uint8 NHWC on the CPU with the channels they have, rounded like save_image."""
+    x01 = (x.detach().float().cpu() + 1.0) / 2.0
+    return x01.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+
+
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     """Samples in [-1, 1], NCHW with 1 or 3 channels -> uint8 RGB images NHWC, rounded like save_image."""
     if x.ndim != 4 or x.shape[1] not in (1, 3):
         raise MetricsError(f"samples must be image batches of shape (N, 1 or 3, H, W); got {tuple(x.shape)}")
-    x01 = (x.detach().float().cpu() + 1.0) / 2.0
-    pixels = x01.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8)
-    return pixels.expand(-1, 3, -1, -1).permute(0, 2, 3, 1).numpy()
+    return quantize(x).expand(-1, -1, -1, 3).numpy()
 
 
 def write_images(images: np.ndarray, folder: Path, start_index: int, extension: str) -> None:
