@@ -29,6 +29,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ddgan.core.config import ConfigError
+from ddgan.metrics.images import quantize
 from ddgan.presets import PAPER_TRAINING
 
 PAPER_PRESETS = tuple(PAPER_TRAINING)     # the presets of the released checkpoints
@@ -39,12 +40,6 @@ POINTS_FILE, POINTS_FIGURE = "points.npy", "points.png"
 
 class SampleError(ValueError):
     """Bad sampling arguments or an output folder that cannot be used."""
-
-
-def to_uint8(images):
-    """[-1, 1] NCHW floats -> NHWC uint8, rounded exactly as torchvision's save_image does."""
-    unit = (images.float() + 1.0) / 2.0
-    return unit.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu()
 
 
 def sample_file_name(index, n, jpeg):
@@ -125,7 +120,7 @@ def write_samples(sampler, n, out_dir, *, batch_size=100, seed=42, jpeg=False, o
             tqdm(total=n, desc=f"sampling {sampler.describe()}", unit="img", disable=not progress) as bar:
         pending = []
         for start, x in sampler.batches(n, batch_size, seed):
-            pixels = to_uint8(x)
+            pixels = quantize(x)
             pending += [writers.submit(save_image, image, paths[start + i]) for i, image in enumerate(pixels)]
             # keep at most about two batches in flight; .result() re-raises a failed write
             while len(pending) > 2 * batch_size:
