@@ -111,7 +111,8 @@ def build_parser():
         "train", help="train a method (resumes an existing run directory)",
         epilog="Every config key is checked before any work starts: `ddgan options` lists them with their types, "
                "defaults and help. SIGINT (Ctrl-C) or SIGTERM stops after the current step with the training state "
-               "saved (exit 130 / 143); the same command resumes.")
+               "saved (exit 130 / 143); a second one stops at once, keeping the last saved state; the same command "
+               "resumes.")
     train.add_argument("--preset", help="a named config (see `ddgan presets`)")
     train.add_argument("--config", help="a config JSON file (e.g. a run directory's config.json)")
     train.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE",

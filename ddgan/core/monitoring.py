@@ -19,7 +19,7 @@ import torch
 from accelerate.utils import gather_object
 
 from ddgan.core.checkpoint import load_snapshot, save_snapshot
-from ddgan.core.config import ConfigError, flatten
+from ddgan.core.config import ConfigError, flatten, validate
 from ddgan.core.sample_grids import grid_sample_count, save_sample_picture
 from ddgan.core.sampler import Sampler
 from ddgan.core.training_scores import build_periodic_score
@@ -30,6 +30,13 @@ SAMPLES_DIR = "samples"
 GRID_SEED_OFFSET = 12345              # the grid's generator seed is train.seed + this, every time
 EVAL_SEED_OFFSET = 54321
 GRID_COST_WARNING = 0.05
+# the early warning about a run too large for the machine: measured over the first PACE_STEPS steps (or
+# the first, when it is slower than PACE_SLOW_STEP seconds), given when the rest would take longer than
+# PACE_WARNING_HOURS; the preset it names has at most SMALLER_PRESET_SHARE of the run's parameters
+PACE_STEPS = 3
+PACE_SLOW_STEP = 60.0
+PACE_WARNING_HOURS = 24
+SMALLER_PRESET_SHARE = 0.25
 
 
 def tracker_for(train):
@@ -67,6 +74,33 @@ def run_layout_lines(run_dir, train):
     return lines
 
 
+def duration(seconds):
+    """'3.2 days', '5.1 hours', '12 minutes'."""
+    for unit, length in (("years", 365 * 86400), ("days", 86400), ("hours", 3600)):
+        if seconds >= 2 * length:
+            return f"{seconds / length:.3g} {unit}"
+    return f"{seconds / 60:.0f} minutes"
+
+
+def smaller_preset(config, method):
+    """The registered preset with the same method and data shape as `config` and the fewest parameters,
+    when it has at most SMALLER_PRESET_SHARE of `method`'s (networks built on the meta device), else None."""
+    from ddgan.base import registry
+    from ddgan.core.methods import build_method
+    own = sum(p.numel() for p in method.parameters())
+    best = None
+    for name, factory in registry.presets().items():
+        candidate = factory()
+        if (candidate["method"]["name"] != config["method"]["name"]
+                or list(candidate["data"]["shape"]) != list(config["data"]["shape"])):
+            continue
+        with torch.device("meta"):
+            count = sum(p.numel() for p in build_method(validate(candidate)).parameters())
+        if count <= SMALLER_PRESET_SHARE * own and (best is None or count < best[1]):
+            best = (name, count)
+    return best[0] if best else None
+
+
 def tracker_config(config):
     """The flat config as tracker hyper-parameters: scalars as they are, anything else as JSON text."""
     return {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v) for k, v in flatten(config).items()}
@@ -89,6 +123,7 @@ class TrainingMonitor:
         self.watch_seconds = 0.0           # time spent sampling and scoring (not training) since started
         self.started = self.start_step = None
         self.grid_cost_checked = False
+        self.pace_checked = False
 
     # ---------------------------------------------------------------- start
     def on_start(self, announce=False):
@@ -151,9 +186,10 @@ class TrainingMonitor:
 
     # ---------------------------------------------------------------- every step
     def after_step(self, step, end):
+        self.check_pace(step)
         every = self.train["sample_every"]
-        # at the end too, unless the run is shorter than one interval (a grid of a few steps shows noise)
-        sample_now = every and (step % every == 0 or (step == end and step >= every))
+        # at the end too, whatever the length of the run
+        sample_now = every and (step % every == 0 or step == end)
         eval_now = self.train["eval_every"] and step % self.train["eval_every"] == 0
         if not (sample_now or eval_now) or not self.trainer.method.can_sample(self.trainer.ema.net):
             return
@@ -165,6 +201,24 @@ class TrainingMonitor:
             self.evaluate(step)
         self.accelerator.wait_for_everyone()
         self.watch_seconds += time.time() - began
+
+    def check_pace(self, step):
+        """Once, after PACE_STEPS steps (or a first step slower than PACE_SLOW_STEP seconds): a CPU run
+        projected to take more than PACE_WARNING_HOURS says so in one line, with the measured pace and a
+        preset of the same method and data shape with far fewer parameters, if there is one."""
+        steps = step - self.start_step
+        seconds = time.time() - self.started - self.watch_seconds
+        if self.pace_checked or not (steps >= PACE_STEPS or seconds >= PACE_SLOW_STEP):
+            return
+        self.pace_checked = True
+        remaining = (self.trainer.total_steps - step) * seconds / steps
+        if self.trainer.device.type != "cpu" or remaining < 3600 * PACE_WARNING_HOURS or not self.main:
+            return
+        preset = smaller_preset(self.trainer.config, self.trainer.method)
+        instead = f"; for this machine use a smaller preset: --preset {preset}" if preset else ""
+        print(f"warning: {seconds / steps:.3g} s/step on this {self.trainer.device.type}: the remaining "
+              f"{self.trainer.total_steps - step:,} steps would take {duration(remaining)}{instead} "
+              "(`ddgan presets` lists each preset's size and hardware)", flush=True)
 
     def warn_if_grids_are_costly(self, step, grid_seconds):
         """Once: a grid costing more than GRID_COST_WARNING of the training between two grids (e.g. a

@@ -25,6 +25,7 @@ from accelerate.state import AcceleratorState
 from accelerate.utils import broadcast_object_list, gather_object
 from tqdm.auto import tqdm
 
+from ddgan.base.io import atomic_write_text
 from ddgan.core.checkpoint import (STATE_FORMAT, atomic_save, check_same_config, load_file,
                                    load_state_dict_checked, save_snapshot)
 from ddgan.core.config import ConfigError, validate, with_defaults
@@ -32,8 +33,7 @@ from ddgan.core.interrupts import StopRequest, ignore_stop_signals
 from ddgan.core.methods import build_method
 from ddgan.core.monitoring import TrainingMonitor, tracker_for
 from ddgan.core.optimisation import Optimisation
-from ddgan.core.run_dir import (EXTENSIONS_FILE, RunLock, append_jsonl, atomic_write_text, check_run_dir,
-                                cut_log)
+from ddgan.core.run_dir import EXTENSIONS_FILE, RunLock, append_jsonl, check_run_dir, cut_log
 from ddgan.core.training_data import StepBatches, load_training_array
 
 STATE_FILE = "training-state.pt"
@@ -333,10 +333,14 @@ class Trainer:
         last_save = time.monotonic()
         self.interrupted = None
         self.method.train()
+        step_seconds = None
         for _, x_0 in loader:
+            stop.step_started(step_seconds)
+            began = time.monotonic()
             self.set_learning_rates(self.step)
             logs = self.optimisation.step(x_0.to(self.device, non_blocking=True), self.step)
             self.step += 1
+            step_seconds = time.monotonic() - began
             bar.update(1)
             if self.step % train["log_every"] == 0 or self.step == end:
                 logs = self.log(logs, log_path, started)
