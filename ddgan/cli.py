@@ -5,7 +5,7 @@
     ddgan sample --official-checkpoint netG_1200.pth --preset cifar10 -n 50000 --out samples/cifar10 --jpeg
     ddgan eval --samples samples/cifar10 --dataset cifar10 --metrics fid,is,pr
     ddgan presets [--show NAME]
-    ddgan options [METHOD | train | optim | data]
+    ddgan options [METHOD | data | optim | train | networks | networks.NET | ARCH] [--preset NAME]
 """
 import argparse
 import json
@@ -13,8 +13,8 @@ import shlex
 import signal
 import sys
 
+from ddgan.base.registry import resolve
 from ddgan.core.config import ConfigError, apply_overrides, load_config, validate
-from ddgan.datasets.cli import add_data_arguments, run_data
 from ddgan.datasets.errors import DatasetError
 
 # expected failures: printed as one message, no traceback
@@ -80,35 +80,77 @@ def cmd_presets(args):
 
 
 def option_sections():
-    """Section name -> (key prefix, options): the trainer's sections and every method's."""
-    from ddgan.core.config import DATA_OPTIONS, OPTIM_OPTIONS, TRAIN_OPTIONS
+    """Section name -> (title, key prefix, options): the trainer's sections and every method's."""
     from ddgan.base import registry
+    from ddgan.core.config import DATA_OPTIONS, OPTIM_OPTIONS, TRAIN_OPTIONS
     from ddgan.core.methods import method_class
-    sections = {"train": ("train.", TRAIN_OPTIONS), "optim": ("optim.", OPTIM_OPTIONS),
-                "data": ("data.", DATA_OPTIONS)}
-    return {**sections, **{name: ("method.", method_class(name).OPTIONS) for name in registry.METHODS.names()}}
+    methods = {name: (f"method {name} (method.name={name})", "method.", method_class(name).OPTIONS)
+               for name in registry.METHODS.names()}
+    return {**methods, "data": ("section data", "data.", DATA_OPTIONS),
+            "optim": ("section optim", "optim.", OPTIM_OPTIONS), "train": ("section train", "train.", TRAIN_OPTIONS)}
+
+
+def network_lines(arch, prefix):
+    """An architecture's keys: its class's keyword arguments, with their defaults (networks declare no ranges)."""
+    import inspect
+
+    from ddgan.nets import network_class
+    cls = network_class(arch)
+    summary = (inspect.getdoc(cls) or "").split("\n\n")[0].replace("\n", " ")
+    lines = [f"architecture {arch} (arch={arch}): {summary}"]
+    for name, parameter in inspect.signature(cls).parameters.items():
+        default = parameter.default
+        if default is inspect.Parameter.empty:
+            lines.append(f"  {prefix}{name}: required")
+            continue
+        kind = type(default).__name__ if default is not None else "any"
+        kind = {"tuple": "list", "NoneType": "any"}.get(kind, kind)
+        lines.append(f"  {prefix}{name}: {kind} (default {json.dumps(default)})")
+    return lines
+
+
+def network_architectures(name, preset):
+    """The architectures `ddgan options NAME` shows: `networks` (all), an architecture, or `networks.NET`
+    (its architecture in --preset, else in every preset that has a network NET)."""
+    from ddgan.base import registry
+    known = registry.ARCHITECTURES.names()
+    if name == "networks":
+        return known
+    if name in known:
+        return (name,)
+    if not name.startswith("networks."):
+        return ()
+    from ddgan.presets import all_presets, get_preset
+    network = name.split(".", 1)[1]
+    configs = [get_preset(preset)] if preset else [get_preset(p) for p in sorted(all_presets())]
+    return tuple(dict.fromkeys(c["networks"][network]["arch"] for c in configs if network in c["networks"]))
 
 
 def cmd_options(args):
     sections = option_sections()
-    for name in args.names:
-        if name not in sections:
-            raise ConfigError(f"no options named {name!r}; choose a method or section: {', '.join(sections)}")
-    for name in args.names or list(sections):
-        prefix, options = sections[name]
-        title = f"method {name} (method.name={name})" if prefix == "method." else f"section {name}"
-        print(f"{title}:")
-        for option in options:
-            print(f"  {prefix}{option.describe()}")
+    methods = [name for name, (_, prefix, _) in sections.items() if prefix == "method."]
+    names = [n for name in args.names or [*sections, "networks"] for n in (methods if name == "method" else [name])]
+    for name in names:
+        if name in sections:
+            title, prefix, options = sections[name]
+            print(f"{title}:")
+            for option in options:
+                print(f"  {prefix}{option.describe()}")
+            continue
+        architectures = network_architectures(name, args.preset)
+        if not architectures:
+            raise ConfigError(f"no options named {name!r}; choose a section (method, data, optim, train, networks), "
+                              f"a method ({', '.join(methods)}), networks.NET (e.g. networks.generator) or an "
+                              "architecture (`ddgan options networks` lists them)")
+        prefix = f"{name}." if name.startswith("networks.") else "networks.NET."
+        for arch in architectures:
+            print("\n".join(network_lines(arch, prefix)))
     return 0
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(prog="ddgan", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def add_train(commands):
     train = commands.add_parser(
-        "train", help="train a method (resumes an existing run directory)",
+        "train", help=COMMANDS["train"][0],
         epilog="Every config key is checked before any work starts: `ddgan options` lists them with their types, "
                "defaults and help. SIGINT (Ctrl-C) or SIGTERM stops after the current step with the training state "
                "saved (exit 130 / 143); a second one stops at once, keeping the last saved state; the same command "
@@ -121,34 +163,67 @@ def build_parser():
                                           "renamed for --set values that change what is computed)")
     train.add_argument("--no-resume", action="store_true", help="refuse to continue an existing run")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.set_defaults(func=cmd_train)
+    return train
 
-    presets = commands.add_parser("presets", help="list the named configs")
+
+def add_presets(commands):
+    presets = commands.add_parser("presets", help=COMMANDS["presets"][0])
     presets.add_argument("--show", metavar="NAME", help="print one preset's complete config (defaults filled in)")
-    presets.set_defaults(func=cmd_presets)
+    return presets
 
-    options = commands.add_parser("options", help="list the config keys of a method or section, with help")
-    options.add_argument("names", nargs="*", metavar="NAME", help="a method (ddgan, ddpm, ...) or train, optim, data")
-    options.set_defaults(func=cmd_options)
 
-    add_data_arguments(commands).set_defaults(func=run_data)
+def add_options(commands):
+    options = commands.add_parser("options", help=COMMANDS["options"][0])
+    options.add_argument("names", nargs="*", metavar="NAME",
+                         help="a method (ddgan, ddpm, ...), data, optim, train, networks, networks.NET "
+                              "(e.g. networks.generator) or an architecture (conv_unet, ...); none: all")
+    options.add_argument("--preset", help="networks.NET: the architecture of NET in this preset")
+    return options
 
-    from ddgan.sample_cli import add_sample_arguments, run_sample
-    add_sample_arguments(commands).set_defaults(func=run_sample)
 
-    from ddgan.evaluate import add_eval_arguments, run_eval
-    evaluate = commands.add_parser("eval", help="FID / IS / precision-recall / modes / NFE and time of samples or a checkpoint")
+def add_eval(commands):
+    from ddgan.evaluate import add_eval_arguments
+    evaluate = commands.add_parser("eval", help=COMMANDS["eval"][0])
     add_eval_arguments(evaluate)
-    evaluate.set_defaults(func=run_eval)
+    return evaluate
+
+
+# command -> (help line, "module:function" adding its parser to the subcommands, "module:function" running it).
+# Only the command given is imported and built, so each command imports what it uses and nothing else.
+COMMANDS = {
+    "train": ("train a method (resumes an existing run directory)", "ddgan.cli:add_train", "ddgan.cli:cmd_train"),
+    "presets": ("list the named configs: method, data, size and the hardware they are meant for",
+                "ddgan.cli:add_presets", "ddgan.cli:cmd_presets"),
+    "options": ("list the config keys of every section, method and network, with help",
+                "ddgan.cli:add_options", "ddgan.cli:cmd_options"),
+    "data": ("download, prepare, verify and list datasets", "ddgan.datasets.cli:add_data_arguments",
+             "ddgan.datasets.cli:run_data"),
+    "sample": ("write N generated images to a folder (PNG, or the paper's JPEG), or 2-D points to one file",
+               "ddgan.sample_cli:add_sample_arguments", "ddgan.sample_cli:run_sample"),
+    "eval": ("FID / IS / precision-recall / modes / NFE and time of samples or a checkpoint",
+             "ddgan.cli:add_eval", "ddgan.evaluate:run_eval"),
+}
+
+
+def build_parser(command=None):
+    """The `ddgan` parser, with the arguments of `command` only (the others are listed by name and help)."""
+    parser = argparse.ArgumentParser(prog="ddgan", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, (help_line, add_parser, run) in COMMANDS.items():
+        if name == command:
+            resolve(add_parser)(commands).set_defaults(func=run)
+        else:
+            commands.add_parser(name, help=help_line)
     return parser
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     args.argv = argv
     try:
-        return args.func(args)
+        return resolve(args.func)(args)
     except USER_ERRORS as error:
         print(f"ddgan {args.command}: error: {error}", file=sys.stderr)
         return 2

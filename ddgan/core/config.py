@@ -59,8 +59,8 @@ TRAIN_OPTIONS = (
            help="total epochs when train.steps is null (the cosine schedule decays over them)"),
     Option("seed", int, 0, min=0, help="seeds initial weights, batches and every process's randomness"),
     Option("mixed_precision", str, "no", choices=("no", "bf16", "auto"),
-           help="bf16 autocast; auto: bf16 where the CPU or GPU computes it natively, else float32; fp16 loss "
-                "scaling is not supported with the R1 gradient penalty"),
+           help="bf16 autocast (auto: bf16 where the CPU or GPU computes it natively, else float32); fp16 loss "
+                "scaling is not supported with the R1 gradient penalty, use bf16"),
     Option("channels_last", bool, False,
            help="image networks and batches in the channels_last memory format: the same computation to float "
                 "rounding, 1.1x faster for the small conv networks on a 2-core CPU (python -m benchmarks.profile_training)"),
