@@ -35,12 +35,19 @@ def corner_checkpoint(tmp_path_factory):
 def test_sample_writes_unclamped_points_in_original_units_and_a_figure(corner_checkpoint, tmp_path, capsys):
     out = tmp_path / "points"
     assert main(["sample", "--checkpoint", str(corner_checkpoint), "-n", "30", "--batch-size", "8",
-                 "--out", str(out), "--device", "cpu", "--quiet"]) == 0
+                 "--out", str(out), "--device", "cpu", "--quiet", "--figure"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["points.npy", "points.png"]
     points = np.load(out / "points.npy")
     assert points.shape == (30, 2) and points.dtype == np.float32
     np.testing.assert_allclose(points, np.tile(CORNER, (30, 1)), atol=1e-5)   # 2.0 in training units: no clamp
     assert "wrote 30 points of DDGAN T=4" in capsys.readouterr().out
+
+
+def test_sample_writes_points_as_one_array_file_without_a_figure_unless_asked(corner_checkpoint, tmp_path):
+    out = tmp_path / "points"
+    assert main(["sample", "--checkpoint", str(corner_checkpoint), "-n", "30", "--out", str(out), "--device", "cpu",
+                 "--quiet"]) == 0
+    assert [p.name for p in out.iterdir()] == ["points.npy"]
 
 
 def test_sample_refuses_jpeg_for_points(corner_checkpoint, tmp_path, capsys):
