@@ -45,10 +45,14 @@ from ddgan.metrics.mode_coverage import (MIXTURE25_SAMPLES, MODE_SAMPLES, classi
 from ddgan.metrics.precision_recall import load_vgg16_fc, precision_recall, vgg16_features
 from ddgan.metrics.reference import DEFAULT_CACHE_DIR, Reference, cached_or_computed, load_reference
 from ddgan.metrics.timing import count_nfe, time_sampling
+from ddgan.presets import PAPER_TRAINING
 
 METRICS = ("fid", "is", "pr", "modes", "time")
 PR_FEATURES = ("vgg16", "classifier", "raw")
 PAPER_SAMPLES = 50_000
+# the paper's datasets: FID, IS and recall there follow its protocol (PAPER_SAMPLES samples); on other
+# data they are FID-N etc. of however many samples are given
+PAPER_DATASETS = tuple(PAPER_TRAINING)
 TIME_BATCH = 100
 
 
@@ -63,9 +67,9 @@ def parse_list(value, allowed, what: str) -> list[str]:
 POINTS_FILE = "points.npy"   # what `ddgan sample` writes for 2-D data
 
 
-def required_samples(metrics, dataset="") -> int:
-    """Samples the paper's protocol uses for the requested metrics (0 when only timing)."""
-    if {"fid", "is", "pr"} & set(metrics):
+def required_samples(metrics, dataset) -> int:
+    """Samples the paper's protocol uses for the requested metrics on `dataset` (0: no protocol applies)."""
+    if {"fid", "is", "pr"} & set(metrics) and dataset in PAPER_DATASETS:
         return PAPER_SAMPLES
     if "modes" in metrics:
         return MIXTURE25_SAMPLES if dataset == "mixture25" else MODE_SAMPLES
@@ -212,9 +216,11 @@ def evaluate(samples, *, dataset: str, metrics=("fid",), protocols=("clean",), n
         raise MetricsError("the time metric needs a sampler (--checkpoint or a callable), not a sample folder")
     needed = required_samples(metrics, dataset)
     mixture = dataset == "mixture25"
-    n = n_samples if n_samples is not None else (needed if from_callable else None)
+    default = needed or (PAPER_SAMPLES if {"fid", "is", "pr"} & set(metrics) else 0)
+    n = n_samples if n_samples is not None else (default if from_callable else None)
     if n is not None and n < needed and not allow_fewer_samples:
-        raise MetricsError(f"{n} samples asked for, but the paper's protocol for {', '.join(metrics)} uses {needed}; "
+        raise MetricsError(f"{n} samples asked for, but the paper's protocol for {', '.join(metrics)} on {dataset} "
+                           f"uses {needed}; "
                            f"pass allow_fewer_samples=True (--allow-fewer-samples) for a quick, non-comparable run")
 
     if "time" in metrics and network is None:
@@ -258,7 +264,8 @@ def evaluate(samples, *, dataset: str, metrics=("fid",), protocols=("clean",), n
                 files = list_sample_images(samples, n)[0]
             count = len(points) if points is not None else len(files)
             if count < needed and not allow_fewer_samples:
-                raise MetricsError(f"{samples} holds {count} samples, but the paper's protocol uses {needed}; "
+                raise MetricsError(f"{samples} holds {count} samples, but the paper's protocol on {dataset} uses "
+                                   f"{needed}; "
                                    f"pass allow_fewer_samples=True (--allow-fewer-samples) to evaluate them anyway")
         if points is not None and ({"fid", "is"} & set(metrics) or ("modes" in metrics and not mixture)
                                    or space not in (None, "raw")):
@@ -311,6 +318,8 @@ def write_records(values: dict, fids: dict, protocols, weights: dict, reference_
             "commit": git_commit(), "feature_weights": weights, "reference": reference_info,
             "n_samples": n_done, "device": device_name(device),
             "date": now()}
+    if fids:     # FID of the paper's protocol, or FID-N (fewer samples, or data the paper did not use)
+        base["fid_label"] = "FID" if dataset in PAPER_DATASETS and n_done >= PAPER_SAMPLES else f"FID-{n_done}"
     records = [dict(base, protocol=protocol, metrics=dict(values, **({"fid": fids[protocol]} if protocol else {})))
                for protocol in protocols]
     results_file = Path(results_file or Path("results") / dataset / "metrics.jsonl")
@@ -331,9 +340,11 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics", default="fid", help=f"comma list of {','.join(METRICS)}")
     parser.add_argument("--protocol", default="clean", help="FID protocols, comma list of clean,paper")
     parser.add_argument("--n-samples", type=int, default=None,
-                        help="samples to evaluate (default 50,000; for modes alone 26,000, 10,000 on mixture25)")
+                        help="samples to evaluate (default 50,000; for modes alone 26,000, 10,000 on mixture25); "
+                             "on data the paper did not use, any number (FID-N)")
     parser.add_argument("--allow-fewer-samples", action="store_true",
-                        help="allow fewer samples than the paper's protocol (results are not comparable)")
+                        help="allow fewer samples than the paper's protocol on its datasets (results are not "
+                             "comparable)")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--reference", help="prepared training set: image folder, .npy, .npz[:key], or FID stats .npz "
@@ -348,7 +359,9 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--digit-classifier", help="saved digit classifier for modes / digit features")
     parser.add_argument("--method", default="ddgan", choices=registry.result_methods())
     parser.add_argument("--variant", default="", help="free label, e.g. T4")
-    parser.add_argument("--results", help="JSON-lines file to append to (default results/<dataset>/metrics.jsonl)")
+    parser.add_argument("--out", "--results", dest="results",
+                        help="JSON-lines file to append to (default: metrics.jsonl in the checkpoint's run directory, "
+                             "or SAMPLES-metrics.jsonl beside the --samples folder)")
     parser.add_argument("--device", default=None)
     parser.add_argument("--work-dir", default=None, help="where the fresh sample folder is made")
     parser.add_argument("--keep-samples", action="store_true")
@@ -369,6 +382,28 @@ def prepared_reference(dataset: str):
     from ddgan.datasets import data_root
     images = data_root() / dataset / "train" / "images.npy"
     return str(images) if (data_root() / dataset / "manifest.json").is_file() and images.is_file() else None
+
+
+def check_reference_available(dataset: str, metrics, cache_dir) -> None:
+    """FID and precision/recall need the training set (or its cached statistics): a dataset that is neither
+    prepared nor cached stops here, saying how to prepare it."""
+    if not {"fid", "pr"} & set(metrics) or dataset in registry.DATASETS:
+        return
+    from ddgan.datasets.specs import DATASETS
+    from ddgan.metrics.reference import find_cached
+    if find_cached(cache_dir, dataset=dataset) is None:
+        how = (f"ddgan data prepare {dataset}" if dataset in DATASETS
+               else f"ddgan data prepare folder PATH --name {dataset}")
+        raise MetricsError(f"dataset {dataset!r} is not prepared: run `{how}` (or pass --reference PATH)")
+
+
+def default_results_file(args) -> Path:
+    """Where `ddgan eval` appends its records without --out: the run directory of --checkpoint, or beside the
+    --samples folder (never the package's tracked results/)."""
+    if args.checkpoint is not None:
+        return Path(args.checkpoint).parent / "metrics.jsonl"
+    samples = Path(args.samples)
+    return samples.parent / f"{samples.stem if samples.suffix else samples.name}-metrics.jsonl"
 
 
 def run_eval(args) -> int:
@@ -392,19 +427,22 @@ def run_eval(args) -> int:
                                        f"pass --dataset {trained_on}")
                 samples = original_units_sampler(sampler)
         reference = args.reference if args.reference is not None else prepared_reference(args.dataset)
+        if reference is None:
+            check_reference_available(args.dataset, parse_list(args.metrics, METRICS, "metric"), args.cache_dir)
         records = evaluate(
             samples, dataset=args.dataset, metrics=args.metrics, protocols=args.protocol, n_samples=args.n_samples,
             batch_size=args.batch_size, seed=args.seed, reference=reference, cache_dir=args.cache_dir,
             allow_fewer_samples=args.allow_fewer_samples, fid_weights=args.fid_weights, is_weights=args.is_weights,
             vgg_weights=args.vgg_weights, pr_features=args.pr_features, digit_classifier=args.digit_classifier,
             network=network, method=args.method, variant=args.variant, config=config, checkpoint=args.checkpoint,
-            results_file=args.results, device=device, work_dir=args.work_dir, keep_samples=args.keep_samples,
+            results_file=args.results or default_results_file(args), device=device, work_dir=args.work_dir, keep_samples=args.keep_samples,
             num_workers=args.num_workers)
     except (MetricsError, WeightsUnavailableError) as error:
         print(f"ddgan eval: error: {error}", file=sys.stderr)
         return 2
     for record in records:
-        print(json.dumps({"protocol": record["protocol"], "n_samples": record["n_samples"], **record["metrics"]}))
+        label = {"fid_label": record["fid_label"]} if "fid_label" in record else {}
+        print(json.dumps({"protocol": record["protocol"], "n_samples": record["n_samples"], **label, **record["metrics"]}))
     counted_nfe = records[0]["metrics"].get("nfe")
     if declared_nfe is not None and counted_nfe is not None and counted_nfe != declared_nfe:
         print(f"ddgan eval: warning: the sampler declares NFE {declared_nfe} but called its network "

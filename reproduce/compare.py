@@ -92,7 +92,8 @@ def load_rows(results_dir) -> list[dict]:
 def is_comparable(row: dict) -> bool:
     """A paper-profile row evaluated with the full protocol (rows of `ddgan eval` carry no profile)."""
     sampled = [name for key, name in SAMPLE_METRICS.items() if key in row["metrics"]]
-    return row.get("profile", "paper") == "paper" and (row.get("n_samples") or 0) >= required_samples(sampled)
+    needed = required_samples(sampled, row.get("dataset"))
+    return row.get("profile", "paper") == "paper" and (row.get("n_samples") or 0) >= needed
 
 
 def value_of(row: dict, metric: str):

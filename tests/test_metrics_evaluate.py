@@ -61,7 +61,8 @@ def test_callable_gives_one_record_per_protocol_with_the_fid_of_its_samples(tmp_
 
     assert [r["protocol"] for r in records] == ["clean", "paper"]
     for record in records:
-        assert set(record) == RECORD_FIELDS and set(record["metrics"]) == {"fid"}
+        assert set(record) == RECORD_FIELDS | {"fid_label"} and set(record["metrics"]) == {"fid"}
+        assert record["fid_label"] == "FID-40"          # the toy data: no paper protocol
         assert (record["method"], record["variant"], record["config"], record["n_samples"]) == ("ddpm", "T4", {"T": 4}, 40)
         assert record["checkpoint_sha256"] == hashlib.sha256(b"weights").hexdigest()
         assert record["feature_weights"] == {"fid_clean": STANDIN.weights, "fid_paper": STANDIN.weights}
@@ -226,13 +227,13 @@ def test_fewer_or_more_samples_than_asked(tmp_path, folder):
         run(folder, tmp_path, n_samples=6)
     with pytest.raises(MetricsError, match="holds 5 images but 4 were asked for"):
         run(folder, tmp_path, n_samples=4)
-    with pytest.raises(MetricsError, match="uses 50000.*--allow-fewer-samples"):
-        run(folder, tmp_path, allow_fewer_samples=False)
+    with pytest.raises(MetricsError, match="on cifar10 uses 50000.*--allow-fewer-samples"):
+        run(folder, tmp_path, dataset="cifar10", allow_fewer_samples=False)
 
 
 def test_too_few_samples_from_a_sampler_are_refused_unless_allowed(tmp_path):
-    with pytest.raises(MetricsError, match="100 samples asked for.*uses 50000"):
-        run(pool_sampler(image_pool()), tmp_path, n_samples=100, allow_fewer_samples=False)
+    with pytest.raises(MetricsError, match="100 samples asked for.*on cifar10 uses 50000"):
+        run(pool_sampler(image_pool()), tmp_path, dataset="cifar10", n_samples=100, allow_fewer_samples=False)
     with pytest.raises(MetricsError, match="returned 3 samples"):
         run(lambda n, g: torch.zeros(3, 3, 8, 8), tmp_path, n_samples=10, reference=image_pool())
 
@@ -255,3 +256,44 @@ def test_missing_reference_statistics_say_how_to_make_them(tmp_path, folder):
     write_images(image_pool(3), folder, 0, ".png")
     with pytest.raises(MetricsError, match="no reference FID statistics|--reference PATH"):
         run(folder, tmp_path)
+
+
+def test_the_50000_sample_gate_is_the_papers_datasets_and_other_data_get_fid_n(tmp_path, folder):
+    pool = image_pool()
+    write_images(pool, folder, 0, ".png")
+    with pytest.raises(MetricsError, match="the paper's protocol on cifar10 uses 50000"):
+        run(folder, tmp_path, dataset="cifar10", reference=pool, allow_fewer_samples=False)
+    record, = run(folder, tmp_path, dataset="mine", reference=pool, allow_fewer_samples=False)
+    assert record["fid_label"] == "FID-30" and record["n_samples"] == 30
+    record, = run(folder, tmp_path, dataset="cifar10", reference=pool)
+    assert record["fid_label"] == "FID-30"
+
+
+def eval_cli(tmp_path, *args):
+    parser = argparse.ArgumentParser()
+    add_eval_arguments(parser)
+    return run_eval(parser.parse_args([*args, "--work-dir", str(tmp_path), "--device", "cpu"]))
+
+
+def test_an_unprepared_dataset_says_how_to_prepare_it(tmp_path, folder, monkeypatch, capsys):
+    monkeypatch.setenv("DDGAN_DATA", str(tmp_path / "data"))
+    write_images(image_pool(3), folder, 0, ".png")
+    for dataset, how in (("cifar10", "ddgan data prepare cifar10"), ("mine", "ddgan data prepare folder PATH --name mine")):
+        assert eval_cli(tmp_path, "--samples", str(folder), "--dataset", dataset, "--cache-dir", str(tmp_path / "c")) == 2
+        assert capsys.readouterr().err == (f"ddgan eval: error: dataset {dataset!r} is not prepared: run `{how}` "
+                                           "(or pass --reference PATH)\n")
+
+
+def test_results_go_beside_the_samples_or_to_out_never_into_results(tmp_path, folder, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    pool = image_pool(20)
+    write_images(pool, folder, 0, ".png")
+    np.save(tmp_path / "reference.npy", pool)
+    common = ["--samples", str(folder), "--dataset", "mine", "--reference", str(tmp_path / "reference.npy"),
+              "--cache-dir", str(tmp_path / "c")]
+    monkeypatch.setattr(sys.modules["ddgan.evaluate"], "load_fid_extractor", lambda *args: STANDIN)
+    assert eval_cli(tmp_path, *common) == 0
+    assert json.loads(capsys.readouterr().out)["fid_label"] == "FID-20"
+    assert (tmp_path / "samples-metrics.jsonl").is_file() and not (tmp_path / "results").exists()
+    assert eval_cli(tmp_path, *common, "--out", str(tmp_path / "elsewhere.jsonl")) == 0
+    assert (tmp_path / "elsewhere.jsonl").is_file()
