@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from ddgan.base import registry
 from ddgan.base.provenance import device_name, file_sha256, git_commit, now
-from ddgan.core.sampler import seeded_batches
+from ddgan.core.sampler import EVAL_SEED, seeded_batches
 from ddgan.metrics import fid as fid_metric
 from ddgan.metrics.digit_classifier import load_digit_classifier
 from ddgan.metrics.errors import MetricsError, WeightsUnavailableError
@@ -193,7 +193,7 @@ def precision_recall_values(s: SampleSet, space: str, weights: str, vgg, classif
 
 
 def evaluate(samples, *, dataset: str, metrics=("fid",), protocols=("clean",), n_samples: int | None = None,
-             batch_size: int = 100, seed: int = 42, reference=None, cache_dir=DEFAULT_CACHE_DIR,
+             batch_size: int = 100, seed: int = EVAL_SEED, reference=None, cache_dir=DEFAULT_CACHE_DIR,
              allow_fewer_samples: bool = False, fid_weights="offline", is_weights=None, vgg_weights=None,
              pr_features: str | None = None, digit_classifier=None, network: torch.nn.Module | None = None,
              method: str = "ddgan", variant: str = "", config: dict | None = None, checkpoint=None,
@@ -346,7 +346,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         help="allow fewer samples than the paper's protocol on its datasets (results are not "
                              "comparable)")
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=EVAL_SEED)
     parser.add_argument("--reference", help="prepared training set: image folder, .npy, .npz[:key], or FID stats .npz "
                                             "(default: the training images of --dataset when it is prepared under "
                                             "$DDGAN_DATA or data/, e.g. one made by `ddgan data prepare folder`)")

@@ -16,7 +16,7 @@ those files. Unlike that script, exactly N files are written even when the batch
 divide N, and a folder that already holds files is refused (unless --overwrite) so that stale
 samples never enter an FID.
 
-Samples depend on the seed (default 42, as the official script), the batch size and the device.
+Samples depend on the seed (default EVAL_SEED, 42 as the official script), the batch size and the device.
 """
 import argparse
 import re
@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from ddgan.core.config import ConfigError
 from ddgan.metrics.images import quantize
+from ddgan.core.sampler import EVAL_SEED
 from ddgan.presets import PAPER_TRAINING
 
 PAPER_PRESETS = tuple(PAPER_TRAINING)     # the presets of the released checkpoints
@@ -88,7 +89,7 @@ def check_counts(n, batch_size):
         raise SampleError(f"--batch-size must be at least 1, got {batch_size}")
 
 
-def write_points(sampler, n, out_dir, *, batch_size=100, seed=42, overwrite=False, progress=True,
+def write_points(sampler, n, out_dir, *, batch_size=100, seed=EVAL_SEED, overwrite=False, progress=True,
                  figure=False):
     """Generate n points of a vector-data model into out_dir/points.npy (original units, float32), and with
     `figure` a scatter over the true centres (points.png) for the 25-Gaussians; returns the written paths."""
@@ -108,7 +109,7 @@ def write_points(sampler, n, out_dir, *, batch_size=100, seed=42, overwrite=Fals
     return paths
 
 
-def write_samples(sampler, n, out_dir, *, batch_size=100, seed=42, jpeg=False, overwrite=False, progress=True):
+def write_samples(sampler, n, out_dir, *, batch_size=100, seed=EVAL_SEED, jpeg=False, overwrite=False, progress=True):
     """Generate n samples with `sampler` (a ddgan.sampling.Sampler) into out_dir; returns the file paths.
 
     One torch.Generator on the sampler's device, seeded once, drives all batches (the last batch
@@ -153,7 +154,7 @@ def add_sample_arguments(subparsers):
     parser.add_argument("-n", "--num-samples", type=int, required=True, help="how many images to write")
     parser.add_argument("--out", required=True, help="a new or empty folder for the images")
     parser.add_argument("--batch-size", type=int, default=100, help="images generated at once (default 100)")
-    parser.add_argument("--seed", type=int, default=42, help="random seed (default 42, as the official script)")
+    parser.add_argument("--seed", type=int, default=EVAL_SEED, help=f"random seed (default {EVAL_SEED}, as the official script)")
     parser.add_argument("--device", default=None, help="cuda, cuda:1, cpu, ... (default: cuda if available)")
     parser.add_argument("--jpeg", action="store_true",
                         help="write .jpg at quality 75 as the official evaluation does (default: lossless .png)")

@@ -18,6 +18,7 @@ import numpy as np
 
 from ddgan.core.checkpoint import load_snapshot
 from ddgan.core.monitoring import BEST_SNAPSHOT_FILE
+from ddgan.core.sampler import EVAL_SEED
 from ddgan.core.config import ConfigError
 from ddgan.base.provenance import git_commit
 from ddgan.datasets import open_prepared
@@ -31,7 +32,6 @@ from reproduce.profiles import SMOKE_FID_PROTOCOLS, SMOKE_SAMPLES, SMOKE_TIME_BA
 from reproduce.stages import Stages
 
 PAPER_FID_PROTOCOLS = ("clean", "paper")
-SEED = 42   # the official evaluation's seed
 
 
 @dataclass(frozen=True)
@@ -163,8 +163,8 @@ def training_record(run_dir: Path, checkpoint=None) -> dict | None:
 
 
 def smoke_timing(sample, network, device) -> dict:
-    nfe = count_nfe(sample, network, SMOKE_TIME_BATCH, seed=SEED, device=device)
-    seconds = time_sampling(sample, SMOKE_TIME_BATCH, warmup=0, repeats=1, seed=SEED, device=device).time_s
+    nfe = count_nfe(sample, network, SMOKE_TIME_BATCH, seed=EVAL_SEED, device=device)
+    seconds = time_sampling(sample, SMOKE_TIME_BATCH, warmup=0, repeats=1, seed=EVAL_SEED, device=device).time_s
     return {"nfe": nfe, "time_s": seconds}
 
 
@@ -186,7 +186,7 @@ def evaluate_sampler(context: EvaluationContext, sampler, dataset: str, evaluati
             records = evaluate(
                 sample, metrics=metrics, protocols=profile_protocols(profile),
                 n_samples=profile_sample_count(profile, metrics),
-                allow_fewer_samples=profile.smoke or profile.cpu, seed=SEED, reference=reference,
+                allow_fewer_samples=profile.smoke or profile.cpu, seed=EVAL_SEED, reference=reference,
                 cache_dir=profile.cache_dir or DEFAULT_CACHE_DIR,
                 is_weights=context.is_weights, vgg_weights=context.vgg_weights,
                 digit_classifier=context.digit_classifier, network=sampler.network,
@@ -212,11 +212,11 @@ def evaluate_sampler(context: EvaluationContext, sampler, dataset: str, evaluati
 
 
 def real_data_modes(context: EvaluationContext, dataset: str = "stackedmnist") -> list[dict]:
-    """The row of the training set's own mode count: 26,000 training images drawn at random (seed SEED),
+    """The row of the training set's own mode count: 26,000 training images drawn at random (seed EVAL_SEED),
     labelled by the same digit classifier as the samples (the ceiling a sampler can reach)."""
     train = open_prepared(dataset, context.profile.data_root, "train")
     count = min(profiles.CPU_MODE_SAMPLES if context.profile.cpu else MODE_SAMPLES, len(train))
-    chosen = np.sort(np.random.default_rng(SEED).choice(len(train), count, replace=False))
+    chosen = np.sort(np.random.default_rng(EVAL_SEED).choice(len(train), count, replace=False))
     classifier = load_digit_classifier(context.digit_classifier, context.device)
     batches = (np.asarray(train.images[chosen[i:i + 1000]]) for i in range(0, len(chosen), 1000))
     predictions = classify_stacked_digits(batches, classifier, -(-len(chosen) // 1000))

@@ -7,6 +7,9 @@ x_T. One network evaluation per step, so NFE = len(timesteps) for DDGAN.
 """
 import torch
 
+# the seed of every evaluation's samples unless one is given: the official evaluation scripts' 42
+EVAL_SEED = 42
+
 
 @torch.no_grad()
 def run_reverse_chain(reverse_step, x_T, timesteps):
