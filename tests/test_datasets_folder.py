@@ -107,3 +107,21 @@ def test_cli_prepares_a_folder_and_bad_input_gets_one_line(tmp_path, capsys, mon
     monkeypatch.setenv("DDGAN_DATA", root)
     assert prepared_reference("mine").endswith("mine/train/images.npy")
     assert prepared_reference("not-prepared") is None
+
+
+def test_a_bad_file_is_named_or_skipped_and_the_counts_are_reported(tmp_path, capsys):
+    write_folder(tmp_path / "mine")
+    (tmp_path / "mine" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    root = str(tmp_path / "data")
+    argv = ["prepare", "folder", str(tmp_path / "mine"), "--name", "mine", "--size", "32", "--root", root]
+    assert data_main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"cannot read the image {tmp_path / 'mine' / 'broken.png'}" in err and "--skip-unreadable" in err
+    assert "archive" not in err and len(err.strip().splitlines()) == 1
+    assert data_main([*argv, "--skip-unreadable"]) == 0
+    out = capsys.readouterr().out
+    assert "train: 3 images of (32, 32, 3)" in out
+    assert "2 of 3 resized to 32x32 (2 of them cropped, not square); 1 unreadable file(s) skipped: broken.png" in out
+    manifest = json.loads((tmp_path / "data" / "mine" / "manifest.json").read_text())
+    assert manifest["counts"] == {"images": 3, "resized": 2, "cropped": 2, "skipped": 1}
+    assert manifest["source"]["skipped_files"] == ["broken.png"]

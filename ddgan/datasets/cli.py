@@ -57,6 +57,8 @@ def add_data_arguments(parent) -> argparse.ArgumentParser:
     prepare_parser.add_argument("--no-download", action="store_true",
                                 help="fail instead of downloading when no archive is available")
     prepare_parser.add_argument("--force", action="store_true", help="rebuild even if already prepared")
+    prepare_parser.add_argument("--skip-unreadable", action="store_true",
+                                help="folder: leave out image files that cannot be decoded (listed in the manifest)")
     prepare_parser.add_argument("--seed", type=int, default=0, help="StackedMNIST permutation seed (default 0)")
     verify_parser = command("verify", "Re-hash a prepared dataset against its manifest, or with --archive "
                                       "read and decode an archive completely without writing anything.")
@@ -98,8 +100,15 @@ def run_data(args: argparse.Namespace) -> int:
 def _prepare_folder(args: argparse.Namespace) -> None:
     if args.path is None or args.dataset_name is None or args.size is None:
         raise DatasetError("prepare folder needs PATH, --name and --size: ddgan data prepare folder PATH --name NAME --size SIZE")
-    target = prepare_folder(args.path, args.dataset_name, args.size, args.root, key=args.key, force=args.force)
+    target = prepare_folder(args.path, args.dataset_name, args.size, args.root, key=args.key, force=args.force,
+                            skip_unreadable=args.skip_unreadable)
     _summarize(args.dataset_name, target.parent, f"prepared in {target}")
+    counts = read_manifest(args.dataset_name, target.parent).get("counts")
+    if counts:
+        skipped = read_manifest(args.dataset_name, target.parent)["source"].get("skipped_files", [])
+        print(f"  {counts['resized']} of {counts['images']} resized to {args.size}x{args.size} ({counts['cropped']} of "
+              f"them cropped, not square); {counts['skipped']} unreadable file(s) skipped"
+              + (f": {', '.join(skipped[:5])}{', ...' if len(skipped) > 5 else ''}" if skipped else ""))
 
 
 def _verify(args: argparse.Namespace) -> None:

@@ -10,7 +10,10 @@ PATH is
     or `images` (its other arrays are ignored).
 Each image whose size is not SIZE x SIZE is resized so that its shorter side is SIZE (PIL bilinear,
 which antialiases when shrinking) and then center-cropped to SIZE x SIZE, the rule the paper's
-256-px data follow; an image already SIZE x SIZE is kept byte for byte.
+256-px data follow; an image already SIZE x SIZE is kept byte for byte. A file of a folder that
+cannot be decoded stops the preparation, naming it, unless --skip-unreadable leaves such files out.
+The output and the manifest (`counts`) say how many images were resized, how many of those were
+cropped (not square) and which files were skipped.
 
 The result is <root>/NAME/{manifest.json, train/images.npy}: the layout of the built-in datasets, so
 `ddgan train --set data.dataset=NAME` trains on it and `ddgan eval --dataset NAME` finds its
@@ -71,8 +74,32 @@ def folder_files(path: Path) -> list[Path]:
     return files
 
 
-def folder_source(path: Path, size: int) -> tuple[SplitSource, dict]:
+def image_size(file: Path, skip_unreadable: bool) -> tuple[int, int] | None:
+    """(width, height) of an image file decoded completely, or None for an unreadable one when skipping."""
+    try:
+        with Image.open(file) as image:
+            image.load()
+            return image.size
+    except (OSError, ValueError, SyntaxError) as error:
+        if skip_unreadable:
+            return None
+        raise ImageDataError(f"cannot read the image {file} ({type(error).__name__}: {error}); remove or replace "
+                             "it, or pass --skip-unreadable to leave out every file that cannot be read") from error
+
+
+def resize_counts(sizes, size: int) -> dict:
+    """How many images the rule resizes, and how many of those it crops (not square)."""
+    resized = [(w, h) for w, h in sizes if (w, h) != (size, size)]
+    return {"resized": len(resized), "cropped": sum(w != h for w, h in resized)}
+
+
+def folder_source(path: Path, size: int, skip_unreadable: bool = False) -> tuple[SplitSource, dict]:
     files = folder_files(path)
+    sizes = {file: image_size(file, skip_unreadable) for file in files}
+    skipped = [file.relative_to(path).as_posix() for file, wh in sizes.items() if wh is None]
+    files = [file for file in files if sizes[file] is not None]
+    if not files:
+        raise ImageDataError(f"none of the {len(skipped)} image files under {path} can be read")
     listing = hashlib.sha256()
     for file in files:
         listing.update(f"{file.relative_to(path).as_posix()}\t{file_digest(file, progress=False)}\n".encode())
@@ -83,7 +110,9 @@ def folder_source(path: Path, size: int) -> tuple[SplitSource, dict]:
             yield np.stack([to_size(decode_rgb(file.read_bytes(), str(file)), size) for file in chunk])
 
     record = {"kind": "folder", "location": str(path.resolve()), "files": len(files),
-              "sha256": listing.hexdigest(), "sha256_of": "sorted 'relative path<TAB>sha256' lines of the image files"}
+              "sha256": listing.hexdigest(), "sha256_of": "sorted 'relative path<TAB>sha256' lines of the image files",
+              "counts": {"images": len(files), **resize_counts([sizes[f] for f in files], size), "skipped": len(skipped)},
+              "skipped_files": skipped}
     return SplitSource(len(files), (size, size, 3), None, batches, {"order": "relative paths, sorted"}), record
 
 
@@ -125,18 +154,20 @@ def array_source(path: Path, size: int, key: str | None) -> tuple[SplitSource, d
             else:
                 yield np.stack([to_size(Image.fromarray(image), size) for image in chunk])
 
+    height, width = images.shape[1:3]
     record = {"kind": path.suffix.lower().lstrip("."), "location": str(path.resolve()), "key": key,
-              "sha256": file_digest(path, progress=False), "source_shape": list(images.shape)}
+              "sha256": file_digest(path, progress=False), "source_shape": list(images.shape),
+              "counts": {"images": len(images), **resize_counts([(width, height)] * len(images), size), "skipped": 0}}
     return SplitSource(len(images), (size, size, 3), None, batches, {"order": "array order"}), record
 
 
-def open_source(path: Path, size: int, key: str | None) -> tuple[SplitSource, dict]:
+def open_source(path: Path, size: int, key: str | None, skip_unreadable: bool = False) -> tuple[SplitSource, dict]:
     if not path.exists():
         raise ArchiveError(f"{path} does not exist; pass a folder of images, an .npy or an .npz")
     if path.is_dir():
         if key is not None:
             raise ArchiveError("--key applies to .npz files; PATH is a folder")
-        return folder_source(path, size)
+        return folder_source(path, size, skip_unreadable)
     if path.suffix.lower() in (".npy", ".npz"):
         return array_source(path, size, key)
     raise ArchiveError(f"{path} is neither a folder nor an .npy / .npz file; pass a folder of images "
@@ -146,13 +177,14 @@ def open_source(path: Path, size: int, key: str | None) -> tuple[SplitSource, di
 # ------------------------------------------------------------------ prepare
 
 def prepare_folder(path, name: str, size: int, root=None, *, key: str | None = None, force: bool = False,
-                   progress: bool = True) -> Path:
-    """Prepare the images at `path` as dataset `name` (split "train") under root; returns <root>/<name>."""
+                   skip_unreadable: bool = False, progress: bool = True) -> Path:
+    """Prepare the images at `path` as dataset `name` (split "train") under root; returns <root>/<name>.
+    skip_unreadable: leave out the files of a folder that cannot be decoded (else the first stops it)."""
     check_name(name)
     if not isinstance(size, int) or size < 1:
         raise ArchiveError(f"--size must be a positive number of pixels, got {size!r}")
     path, root = Path(path).expanduser(), data_root(root)
-    source, record = open_source(path, size, key)
+    source, record = open_source(path, size, key, skip_unreadable)
     parameters = {"size": size, "resize": RESIZE_RULE.replace("SIZE", str(size)), "key": record.get("key")}
     target = root / name
     if not force and already_prepared(name, root, parameters, record):
@@ -163,7 +195,8 @@ def prepare_folder(path, name: str, size: int, root=None, *, key: str | None = N
         splits = {"train": write_split(staging / "train", source, f"{name}/train", progress)}
         write_manifest(staging, {
             "format": FORMAT, "name": name, "description": f"your images from {record['location']}, {size}x{size} RGB",
-            "source": record, "splits": splits, "preparation": parameters, "spec_overrides": {},
+            "source": record, "counts": record["counts"], "splits": splits, "preparation": parameters,
+            "spec_overrides": {},
             "full_size": True, "notes": [f"resize rule: {parameters['resize']}"],
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     return target
