@@ -37,13 +37,18 @@ def manual_fix(spec: DatasetSpec) -> str:
 
 def download_archive(spec: DatasetSpec, root: Path) -> Path:
     """Download the archive of `spec` into <root>/downloads/<archive_name> and return its path."""
+    if spec.source not in ("kaggle", "url"):
+        raise DownloadError(f"{spec.name} is not downloaded: it is built from {spec.location!r}")
     target = downloads_dir(root) / spec.archive_name
+    created = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
-    if spec.source == "kaggle":
-        return _download_kaggle(spec, target)
-    if spec.source == "url":
-        return _download_url(spec, target)
-    raise DownloadError(f"{spec.name} is not downloaded: it is built from {spec.location!r}")
+    try:
+        return (_download_kaggle if spec.source == "kaggle" else _download_url)(spec, target)
+    except BaseException:
+        for folder in created:       # a failed download leaves no empty folders behind (innermost first)
+            if folder.exists() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
 
 
 # --- Kaggle -------------------------------------------------------------------------------
