@@ -52,3 +52,12 @@ def test_a_second_run_in_one_process_may_use_another_precision(tmp_path):
         config["train"]["mixed_precision"] = precision
         trainer = train(config, tmp_path / precision / "run", progress=False)
         assert trainer.step == 2 and trainer.accelerator.mixed_precision == precision
+
+
+def test_the_header_counts_the_epochs_of_the_steps_that_run(tmp_path):
+    from ddgan.core.trainer import Trainer
+    config = mixture25_ddgan(steps=20)
+    config["data"]["size"] = 18 * 32
+    config["train"].update(batch_size=32, epochs=1800)        # train.steps wins: 20 steps are 2 epochs of 18
+    summary = Trainer(config, tmp_path / "run").summary()
+    assert "; 18 steps per epoch" in summary[4] and summary[5].startswith("  steps: 20 (2 epochs)")

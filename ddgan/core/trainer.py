@@ -158,7 +158,7 @@ class Trainer:
         """(total steps, total epochs) of a config on this dataset and batch size."""
         train = config["train"]
         steps = train["steps"] or train["epochs"] * self.steps_per_epoch
-        return steps, train["epochs"] or math.ceil(steps / self.steps_per_epoch)
+        return steps, math.ceil(steps / self.steps_per_epoch)     # train.steps wins over train.epochs
 
     # ---------------------------------------------------------------- optimisation
     def learning_rates(self, step, total_steps=None):
