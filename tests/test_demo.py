@@ -165,3 +165,18 @@ execute_run(run, {str(tmp_path)!r})
     record = json.loads((run_dir / "demo-training.json").read_text())
     assert 5 <= record["steps"] < 100000 and (run_dir / "training-state.pt").exists()
     assert not list(run_dir.glob("scores-*.json"))
+
+
+def test_progress_names_the_runs_training_now_with_their_steps_and_eta(tmp_path):
+    import json
+
+    from ddgan.demo.execute import run_progress
+    from ddgan.demo.plan import demo_runs
+    runs = demo_runs("smoke", ["mixture25"])[:2]
+    run_dir = tmp_path / runs[0].dataset / runs[0].key
+    run_dir.mkdir(parents=True)
+    rows = [{"step": 100, "loss": 1.0, "eta_seconds": 600.0}, {"step": 200, "eval/fid": 3.0},
+            {"step": 200, "loss": 0.9, "eta_seconds": 540.0}]
+    (run_dir / "log.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    total = runs[0].config["train"]["steps"]
+    assert run_progress(runs, tmp_path) == f"{runs[0].dataset}/{runs[0].key} 200/{total} ETA 9 min"

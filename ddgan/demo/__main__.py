@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from ddgan.base.provenance import git_commit, machine_description, now, slug
 from ddgan.datasets.toy import MIXTURE25_CENTRES, MIXTURE25_STD, digits_split, mixture25, stack_digits
 from ddgan.demo import figures, report
-from ddgan.demo.execute import CLASSIFIER_FILE, execute_run, is_trained
+from ddgan.demo.execute import CLASSIFIER_FILE, execute_run, is_trained, run_progress
 from ddgan.demo.plan import CLASSIFIER_EPOCHS, DATASETS, PROFILE_DATASETS, STEPS, demo_runs
 from ddgan.demo.scoring import score_stacked_digits
 from ddgan.metrics.digit_classifier import load_digit_classifier, save_digit_classifier, train_digit_classifier
@@ -39,6 +39,7 @@ PROFILE_NOTES = {
             "each run's steps and how much its loss still moved).",
     "smoke": "seconds of training to exercise every code path; its numbers mean nothing.",
 }
+PROGRESS_SECONDS = 5     # how often the progress bar reads the training runs' logs
 REFERENCE_SEED = 12345   # real samples for the "data" rows, drawn independently of training data
 
 
@@ -125,8 +126,14 @@ def main(argv=None):
                    for run in sorted(runs, key=lambda r: r.priority)]
         if digits:   # while the first runs (25-Gaussians) train; digit runs wait for it before scoring
             prepare_classifier(work, CLASSIFIER_EPOCHS[args.profile])
-        for done in tqdm(futures.as_completed(pending), total=len(pending), desc=f"demo ({args.profile})"):
-            rows += done.result()
+        with tqdm(total=len(pending), desc=f"demo ({args.profile})") as bar:
+            running = set(pending)
+            while running:     # the runs training now, their steps and ETA, beside the count of finished runs
+                done, running = futures.wait(running, timeout=PROGRESS_SECONDS, return_when=futures.FIRST_COMPLETED)
+                for future in done:
+                    rows += future.result()
+                bar.update(len(done))
+                bar.set_postfix_str(run_progress(runs, work), refresh=True)
 
     torch.set_num_threads(1)   # time sampling as the runs were trained: one thread
     evaluations = {(r.dataset, e.label): (r, e) for r in runs for e in r.evaluations}

@@ -49,6 +49,22 @@ def is_trained(run, root):
     return record_path.exists() and json.loads(record_path.read_text())["steps"] == run.config["train"]["steps"]
 
 
+def run_progress(runs, root):
+    """'mixture25/ddgan_T4 3400/10000 ETA 2 min' for every run of `runs` training now (its last log row)."""
+    parts = []
+    for run in runs:
+        run_dir = Path(root) / run.dataset / run.key
+        log = run_dir / "log.jsonl"
+        if is_trained(run, root) or not log.exists():
+            continue
+        rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        row = next((r for r in reversed(rows) if "eta_seconds" in r), None)
+        if row is not None:
+            eta = f" ETA {row['eta_seconds'] / 60:.0f} min" if row["eta_seconds"] is not None else ""
+            parts.append(f"{run.dataset}/{run.key} {row['step']}/{run.config['train']['steps']}{eta}")
+    return "; ".join(parts)
+
+
 def train_once(run, run_dir):
     """Train (or resume / skip a finished run) and return the total training seconds."""
     record_path = run_dir / "demo-training.json"
