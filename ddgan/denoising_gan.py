@@ -8,7 +8,7 @@
 4. the method: one training step (D on real and generated pairs, then G on a fresh pair) and the reverse
    chain x_T -> x_0 in T generator evaluations.
 The Gaussian math that the diffusion baselines share (posterior coefficients, q(x_t | x_0)) is written once,
-in ddgan/core/gaussian.py. tests/test_official_training_parity.py replays the official training loop
+in ddgan/core/gaussian.py. tests/ddgan/test_official_training_parity.py replays the official training loop
 through this module and agrees with it to 1e-15 in float64.
 
 Indices follow the package's convention (ddgan/core/gaussian.py): a training pair is (x_t, x_{t+1}) with

@@ -3,7 +3,7 @@ the hardware it is meant for.
 
 Counting parameters builds the networks (torch, and seconds for the paper's). The counts are kept in
 preset_cards.json, written by `python -m ddgan.preset_cards` and checked against the presets by
-tests/test_small_presets.py, so that `ddgan presets` answers without importing torch.
+tests/ddgan/test_small_presets.py, so that `ddgan presets` answers without importing torch.
 """
 import json
 import sys

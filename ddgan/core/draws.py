@@ -1,7 +1,7 @@
 """Where a method's training step takes its random numbers from.
 
 A step draws through `method.draws` rather than calling torch directly, so that a test can replay the
-exact draws of another implementation (tests/test_official_training_parity.py replays the official
+exact draws of another implementation (tests/ddgan/test_official_training_parity.py replays the official
 training loop's). The default draws from torch's global generator, call for call as torch itself.
 """
 import torch

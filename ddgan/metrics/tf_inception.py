@@ -9,7 +9,7 @@ channels_last; on a 2-core CPU its features are 1.6-1.9x faster (results/bench/f
 TorchScript's NCHW pools and separate batch-norm and ReLU passes go, while the convolutions, which
 dominate, cost about the same. The weights are read from the scripted modules themselves, module
 by module, so nothing is downloaded and the structure follows the file;
-tests/test_metrics_inception_fast.py checks the features against the file's own forward pass.
+tests/metrics/test_inception_fast.py checks the features against the file's own forward pass.
 """
 import torch
 import torch.nn.functional as F

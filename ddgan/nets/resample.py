@@ -10,7 +10,7 @@ factor-2 cases the networks need, each of those is one depthwise (de)convolution
                                                         == ``conv2d`` with stride 1, padding n/2
 
 All three are plain PyTorch ops: nothing is compiled, and they run under ``torch.inference_mode``,
-``channels_last`` and autocast. tests/test_networks.py checks them against a literal upfirdn2d.
+``channels_last`` and autocast. tests/nets/test_networks.py checks them against a literal upfirdn2d.
 """
 
 import torch

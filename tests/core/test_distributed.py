@@ -7,11 +7,13 @@ from pathlib import Path
 
 import torch
 
+from tests.conftest import ROOT
+
 WORKER = Path(__file__).with_name("distributed_worker.py")
 
 
 def test_two_processes_see_disjoint_data_and_end_identical(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(WORKER.parent.parent)}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                "--main_process_port", "29531", str(WORKER), str(tmp_path)]

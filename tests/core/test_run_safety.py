@@ -20,7 +20,8 @@ from ddgan.core.run_dir import LOCK_FILE
 from ddgan.core.trainer import STATE_FILE, train
 from ddgan.presets import mixture25_ddgan
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT
+
 STEPS = 400
 
 

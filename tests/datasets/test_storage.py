@@ -5,12 +5,13 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "datasets"))
+from tests.conftest import FIXTURES, ROOT
+
+sys.path.insert(0, str(FIXTURES / "datasets"))
 from archive_builders import make_tar_gz, truncate, write_cifar_batches, write_mnist_idx  # noqa: E402
 
 from ddgan.datasets import (ArchiveError, PreparedDatasetError, UnknownDatasetError, open_prepared,  # noqa: E402
@@ -125,7 +126,7 @@ def test_cli_verify_list_and_errors(tmp_path, mnist_root, capsys):
 def test_module_entry_point_reports_without_traceback(tmp_path):
     result = subprocess.run([sys.executable, "-m", "ddgan.datasets", "prepare", "mnist", "--root",
                              str(tmp_path), "--no-download"], capture_output=True, text=True,
-                            cwd=Path(__file__).parent.parent)
+                            cwd=ROOT)
     assert result.returncode == 1
     assert "no archive for mnist" in result.stderr and "Traceback" not in result.stderr
 

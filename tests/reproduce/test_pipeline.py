@@ -1,7 +1,6 @@
 """Pieces of the reproduce pipeline: stage markers, smoke archives, profiles, launch commands, error paths."""
 import json
 import os
-from pathlib import Path
 
 import pytest
 import torch
@@ -19,6 +18,8 @@ from reproduce.profiles import SMOKE_SAMPLING_STEPS, ProfileError, make_profile
 from reproduce.smoke_data import SMOKE_COUNTS, smoke_archive, spec_overrides
 from reproduce.stages import Stages
 from reproduce.targets import Training
+
+from tests.conftest import ROOT
 
 
 # ------------------------------------------------------------------ stages
@@ -164,7 +165,7 @@ def test_several_processes_train_through_accelerate_launch(tmp_path, monkeypatch
     """Without a GPU, processes started by `accelerate launch --multi_gpu` train together over gloo."""
     profile = make_profile("smoke", work=tmp_path)
     prepare_datasets(profile, ["cifar10"], RunOptions(log=lambda text: None))
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     run_dir = profile.run_dir("cifar10", "ddgan-T4")
     result = train_run(profile.scale_config(get_preset("cifar10")), run_dir, processes=2)

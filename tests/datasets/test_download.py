@@ -10,7 +10,9 @@ from urllib.error import URLError
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "datasets"))
+from tests.conftest import FIXTURES
+
+sys.path.insert(0, str(FIXTURES / "datasets"))
 from archive_builders import clear_kaggle_environment, make_zip, write_lsun_lmdb, write_mnist_idx  # noqa: E402
 
 from ddgan.datasets import (ArchiveError, DownloadError, MissingCredentialsError, download,  # noqa: E402

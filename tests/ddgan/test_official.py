@@ -9,7 +9,6 @@ import argparse
 import json
 import math
 from collections import OrderedDict
-from pathlib import Path
 
 import pytest
 import torch
@@ -28,7 +27,8 @@ from ddgan.official import (
 )
 from ddgan.presets import PAPER_DISCRIMINATORS, PAPER_GENERATORS
 
-FIXTURES = Path(__file__).parent / "fixtures"
+from tests.conftest import FIXTURES
+
 LAYOUT = json.loads((FIXTURES / "official_layout.json").read_text())
 PRESET_OF_LAYOUT = {"cifar10": "cifar10", "celeba_256": "celeba_256", "lsun": "lsun_church"}
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "datasets"))
+from tests.conftest import FIXTURES
+
+sys.path.insert(0, str(FIXTURES / "datasets"))
 from archive_builders import make_tar_gz, make_zip, write_cifar_batches, write_mnist_idx  # noqa: E402
 
 from ddgan.datasets import ArchiveError, open_prepared, prepare  # noqa: E402

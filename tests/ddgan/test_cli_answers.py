@@ -2,13 +2,13 @@
 section, method and network architecture."""
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from ddgan.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
+
 
 
 def imported_modules(*args):

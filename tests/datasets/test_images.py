@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).parent / "fixtures" / "datasets"))
+from tests.conftest import FIXTURES
+
+sys.path.insert(0, str(FIXTURES / "datasets"))
 from archive_builders import (make_zip, reference_lsun_images, smooth_image, truncate,  # noqa: E402
                               write_jpeg_folder, write_lsun_lmdb)
 

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import torch
 
@@ -17,7 +16,8 @@ from ddgan.core.monitoring import SAMPLES_DIR
 from ddgan.core.trainer import STATE_FILE, train
 from ddgan.presets import mixture25_ddgan
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
+
 
 
 def tiny_config(steps, hidden=16, depth=1):

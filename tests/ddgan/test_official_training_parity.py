@@ -8,7 +8,6 @@ draws and batches through our method, optimisation step and learning-rate schedu
 compare. Reordering the official loop's backward passes moved no number by more than 1.1e-15, and moving
 the lazy R1 by one step moved the losses by 3.7e-6: agreement to 1e-9 is exact.
 """
-from pathlib import Path
 
 import pytest
 import torch
@@ -19,7 +18,9 @@ from ddgan.core.trainer import learning_rate
 from ddgan.official import generator_kwargs_from_official_args, load_official_discriminator_state, \
     load_official_generator_state, to_official_state
 
-FIXTURE = Path(__file__).parent / "fixtures" / "official_training_trajectory.pt"
+from tests.conftest import FIXTURES
+
+FIXTURE = FIXTURES / "official_training_trajectory.pt"
 TOLERANCE = 1e-9
 
 
