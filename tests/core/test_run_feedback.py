@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 
+import pytest
 import torch
 
 from ddgan.core.checkpoint import load_file
@@ -47,65 +48,77 @@ def test_a_run_too_large_for_the_machine_says_so_early_with_a_smaller_preset(tmp
                      warnings[0])
 
 
-SLOW_STEP = 3.0
-SLOW_TRAINING = f"""
+# Steps from the second on end only once the test opens a gate: a step still running when Ctrl-C is
+# answered (or the run stops) shows that the answer did not wait for the step, however fast the machine.
+BLOCKED_TRAINING = """
 import sys, time
+from pathlib import Path
 from ddgan.core.optimisation import Optimisation
 from ddgan.cli import main
+gate = Path(sys.argv[1])
 step = Optimisation.step
-def slow_step(self, x, k):
+calls = []
+def blocked_step(self, x, k):
     logs = step(self, x, k)
-    time.sleep({SLOW_STEP})        # a long step; Ctrl-C must not wait for its end to answer
+    calls.append(1)
+    if len(calls) >= 2:
+        (gate.parent / "in-step").touch()
+        while not gate.exists():
+            time.sleep(0.01)
     return logs
-Optimisation.step = slow_step
-sys.exit(main(sys.argv[1:]))
+Optimisation.step = blocked_step
+sys.exit(main(sys.argv[2:]))
 """
+GENEROUS = 600    # seconds: a bound for a state that comes, never a measure of speed
 
 
-def start_slow_run(tmp_path):
+def wait_until(condition, process, lines):
+    deadline = time.monotonic() + GENEROUS
+    while not condition():
+        assert time.monotonic() < deadline and process.poll() is None, "".join(lines)
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def blocked_run(tmp_path):
+    """A training run held in its second step: (process, its output lines, the gate); killed if left running."""
     config = tiny_config(steps=50)
     config["train"]["sample_every"] = None
     (tmp_path / "config.json").write_text(json.dumps(config))
+    gate = tmp_path / "gate"
     process = subprocess.Popen(
-        [sys.executable, "-c", SLOW_TRAINING, "train", "--config", str(tmp_path / "config.json"), "--run-dir",
-         str(tmp_path / "run"), "--quiet"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "OMP_NUM_THREADS": "1"})
+        [sys.executable, "-c", BLOCKED_TRAINING, str(gate), "train", "--config", str(tmp_path / "config.json"),
+         "--run-dir", str(tmp_path / "run"), "--quiet"], cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     lines = []
     threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
-    deadline = time.monotonic() + 120
-    while not (tmp_path / "run" / STATE_FILE).exists():     # step 1 done and saved
-        assert time.monotonic() < deadline and process.poll() is None, "".join(lines)
-        time.sleep(0.05)
-    time.sleep(SLOW_STEP / 2)                                # in the middle of step 2 (or 3)
-    return process, lines
+    try:
+        wait_until(lambda: (tmp_path / "in-step").exists(), process, lines)    # step 1 saved, step 2 held
+        yield process, lines, gate
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
-def answered_within(lines, text, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if any(text in line for line in lines):
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def test_ctrl_c_answers_at_once_then_stops_after_the_step_with_the_state_saved(tmp_path):
-    process, lines = start_slow_run(tmp_path)
+def test_ctrl_c_answers_at_once_then_stops_after_the_step_with_the_state_saved(tmp_path, blocked_run):
+    process, lines, gate = blocked_run
     process.send_signal(signal.SIGINT)
-    assert answered_within(lines, "SIGINT: finishing this step (about", 1.0), "".join(lines)
+    # answered while the step is still held
+    wait_until(lambda: any("SIGINT: finishing this step (about" in line for line in lines), process, lines)
     assert "then saving; press Ctrl-C again to stop now" in "".join(lines)
-    assert process.wait(timeout=60) == 130
+    gate.touch()
+    assert process.wait(timeout=GENEROUS) == 130
     state = load_file(tmp_path / "run" / STATE_FILE, "training state")
     assert "SIGINT: stopped at step" in "".join(lines) and state["step"] >= 2
 
 
-def test_a_second_ctrl_c_stops_at_once_keeping_the_last_saved_state(tmp_path):
-    process, lines = start_slow_run(tmp_path)
+def test_a_second_ctrl_c_stops_at_once_keeping_the_last_saved_state(tmp_path, blocked_run):
+    process, lines, gate = blocked_run
     process.send_signal(signal.SIGINT)
-    assert answered_within(lines, "finishing this step", 1.0), "".join(lines)
-    sent = time.monotonic()
+    wait_until(lambda: any("finishing this step" in line for line in lines), process, lines)
     process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=5) == 130 and time.monotonic() - sent < 1.0
+    assert process.wait(timeout=GENEROUS) == 130 and not gate.exists()   # stopped inside the held step
     assert "SIGINT again: stopping now; the last saved training state is kept" in "".join(lines)
     state = load_file(tmp_path / "run" / STATE_FILE, "training state")
     assert state["step"] >= 1 and torch.is_tensor(state["rng"][0]["torch"])

@@ -23,6 +23,7 @@ from ddgan.presets import mixture25_ddgan
 from tests.conftest import ROOT
 
 STEPS = 400
+GENEROUS = 600    # seconds: a bound for a state that comes, never a measure of speed
 
 
 def tiny_config(steps=STEPS, lr_schedule="cosine"):
@@ -65,11 +66,11 @@ def ddgan_train(config_file, run_dir):
 
 
 def finish(process):
-    out, _ = process.communicate(timeout=240)
+    out, _ = process.communicate(timeout=GENEROUS)
     return process.returncode, out
 
 
-def wait_for_progress(process, run_dir, beyond=0, timeout=120):
+def wait_for_progress(process, run_dir, beyond=0, timeout=GENEROUS):
     """Until log.jsonl has a row past step `beyond` (the run is training)."""
     log = Path(run_dir) / "log.jsonl"
     deadline = time.monotonic() + timeout
