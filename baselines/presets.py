@@ -9,6 +9,7 @@ import copy
 import json
 
 from ddgan.core.config import ConfigError
+from ddgan.datasets.specs import dataset_kind
 from ddgan.presets import MIXTURE25_DATA, MIXTURE25_DISCRIMINATOR, MIXTURE25_MLP
 from ddgan.small_presets import SMALL_OPTIM, SMALL_SIZES, SMALL_TRAIN, small_data, small_network
 
@@ -54,7 +55,7 @@ def linear_schedule(num_timesteps=1000, **sampling):
 
 
 def demo_networks(method, dataset):
-    if dataset == "mixture25":   # DDGAN's MLP family (ddgan.presets), for every network of every method
+    if dataset_kind(dataset) == "points":   # DDGAN's MLP family (ddgan.presets), for every network of every method
         mlp = {"arch": "mlp", **MIXTURE25_MLP}
         encoder = {"arch": "mlp_encoder", "latent_dim": 2, **MIXTURE25_MLP}
         decoder = {"arch": "mlp_decoder", "latent_dim": 2, **MIXTURE25_MLP}
@@ -85,33 +86,35 @@ def demo_networks(method, dataset):
 
 
 def demo_method(method, dataset, steps):
-    clip = dataset == "stacked_digits"
+    clip = dataset_kind(dataset) == "digits"
     if method == "ddpm":
         # images: x0_hat clipped to [-1, 1] in both samplers (DDPM's code; diffusers' DDIM default). The DDIM
         # code does not clip, but without it few-step DDIM on these briefly trained eps-models saturates pixels.
         return {"name": "ddpm", **linear_schedule(variance="small", clip_x0=clip, ddim_clip_x0=clip)}
     if method == "vae":
-        return {"name": "vae", "kl_weight": 1.0, "kl_warmup_steps": steps // 2 if dataset == "mixture25" else 0}
+        return {"name": "vae", "kl_weight": 1.0, "kl_warmup_steps": steps // 2 if dataset_kind(dataset) == "points" else 0}
     if method == "ldm":
         return {"name": "ldm", "autoencoder_steps": steps // 2, "kl_weight": 1e-6,
                 **linear_schedule(sampler="ancestral", sample_steps=100)}
-    return {"name": "vdm", "vocab_size": 17 if dataset == "stacked_digits" else None,
+    return {"name": "vdm", "vocab_size": 17 if dataset_kind(dataset) == "digits" else None,
             "antithetic_time_sampling": True, "sample_steps": 1000}
 
 
 def demo_optim(method, dataset):
-    lr = 1e-3 if dataset == "mixture25" else 5e-4
+    points = dataset_kind(dataset) == "points"
+    lr = 1e-3 if points else 5e-4
     rates = {"ddpm": {"denoiser": lr}, "vae": {"vae": lr}, "ldm": {"autoencoder": 1e-3, "denoiser": lr},
              "vdm": {"model": lr}}[method]
-    return {"lr": rates, "betas": [0.9, 0.999], "ema_decay": 0.99 if dataset == "mixture25" else 0.995}
+    return {"lr": rates, "betas": [0.9, 0.999], "ema_decay": 0.99 if points else 0.995}
 
 
 def latent_ddgan(config, dataset):
     """Turn a latent diffusion demo config into a latent DDGAN (T = 4, as the DDGAN demo presets)."""
-    nz = 16 if dataset == "mixture25" else 32
+    points = dataset_kind(dataset) == "points"
+    nz = 16 if points else 32
     generator = config["networks"]["generator"]
     generator["denoiser"] = {**generator["denoiser"], "nz": nz}
-    if dataset == "mixture25":
+    if points:
         config["networks"]["discriminator"] = dict(MIXTURE25_DISCRIMINATOR)
     else:
         config["networks"]["discriminator"] = {"arch": "conv_discriminator", "in_channels": 3, "base_channels": 32,

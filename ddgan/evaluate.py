@@ -34,6 +34,7 @@ from tqdm import tqdm
 from ddgan.base import registry
 from ddgan.base.provenance import device_name, file_sha256, git_commit, now
 from ddgan.core.sampler import EVAL_SEED, seeded_batches
+from ddgan.datasets.specs import dataset_kind
 from ddgan.metrics import fid as fid_metric
 from ddgan.metrics.digit_classifier import load_digit_classifier
 from ddgan.metrics.errors import MetricsError, WeightsUnavailableError
@@ -72,7 +73,7 @@ def required_samples(metrics, dataset) -> int:
     if {"fid", "is", "pr"} & set(metrics) and dataset in PAPER_DATASETS:
         return PAPER_SAMPLES
     if "modes" in metrics:
-        return MIXTURE25_SAMPLES if dataset == "mixture25" else MODE_SAMPLES
+        return MIXTURE25_SAMPLES if dataset_kind(dataset) == "points" else MODE_SAMPLES
     return 0
 
 
@@ -116,7 +117,7 @@ def generate_samples(sample_batch, n: int, batch_size: int, seed: int, folder: P
 def pr_feature_space(pr_features, dataset: str, points: bool) -> str:
     """The precision/recall feature space: given, or raw for points, digit features for digits, else VGG-16."""
     if pr_features is None:
-        return "raw" if points else "classifier" if ("mnist" in dataset or "digits" in dataset) else "vgg16"
+        return "raw" if points else "classifier" if dataset_kind(dataset) == "digits" else "vgg16"
     if pr_features not in PR_FEATURES:
         raise MetricsError(f"unknown precision/recall features {pr_features!r}; choose from {', '.join(PR_FEATURES)}")
     if (pr_features == "raw") != points:
@@ -192,6 +193,126 @@ def precision_recall_values(s: SampleSet, space: str, weights: str, vgg, classif
     return {"precision": precision, "recall": recall}, reference_info
 
 
+@dataclass
+class MetricNetworks:
+    """The networks the requested metrics read, loaded before any sampling so that missing weights fail first."""
+    extractors: dict                 # FID protocol -> Inception feature extractor
+    inception: torch.nn.Module | None
+    space: str | None                # precision/recall feature space (None: no precision/recall)
+    classifier: torch.nn.Module | None
+    vgg: torch.nn.Module | None
+    weights: dict                    # what each metric's network is, for the record
+
+
+def load_metric_networks(metrics, protocols, dataset: str, reference, device, *, fid_weights, is_weights, vgg_weights,
+                         pr_features, digit_classifier) -> MetricNetworks:
+    weights = {}
+    extractors = {protocol: load_fid_extractor(protocol, fid_weights, device)
+                  for protocol in (protocols if "fid" in metrics else [])}
+    weights.update({f"fid_{protocol}": extractor.weights for protocol, extractor in extractors.items()})
+    inception = None
+    if "is" in metrics:
+        inception, weights["is"] = load_is_inception(is_weights, device)
+    points_expected = isinstance(reference, Reference) and reference.is_points
+    space = pr_feature_space(pr_features, dataset, points_expected) if "pr" in metrics else None
+    classifier = None
+    if ("modes" in metrics and dataset_kind(dataset) != "points") or space == "classifier":
+        classifier = load_digit_classifier(digit_classifier, device)
+        weights["digits"] = classifier.description
+    vgg = None
+    if space == "vgg16":
+        vgg, weights["pr"] = load_vgg16_fc(vgg_weights, device)
+    elif space is not None:
+        weights["pr"] = "raw coordinates" if space == "raw" else f"penultimate features of the {classifier.description}"
+    return MetricNetworks(extractors, inception, space, classifier, vgg, weights)
+
+
+def sample_count(metrics, dataset: str, n_samples, from_callable: bool, network, allow_fewer_samples: bool) -> int | None:
+    """The number of samples to evaluate (None: all in the folder); refuses what the protocol or the metrics rule out."""
+    if "time" in metrics and not from_callable:
+        raise MetricsError("the time metric needs a sampler (--checkpoint or a callable), not a sample folder")
+    needed = required_samples(metrics, dataset)
+    default = needed or (PAPER_SAMPLES if {"fid", "is", "pr"} & set(metrics) else 0)
+    n = n_samples if n_samples is not None else (default if from_callable else None)
+    if n is not None and n < needed and not allow_fewer_samples:
+        raise MetricsError(f"{n} samples asked for, but the paper's protocol for {', '.join(metrics)} on {dataset} "
+                           f"uses {needed}; "
+                           f"pass allow_fewer_samples=True (--allow-fewer-samples) for a quick, non-comparable run")
+    if "time" in metrics and network is None:
+        raise MetricsError("the time metric counts NFE on the sampler's network: pass network=MODULE "
+                           "(the module called once per denoising step)")
+    return n
+
+
+def collect_samples(samples, n, metrics, dataset: str, allow_fewer_samples: bool, batch_size: int, seed: int,
+                    work: Path, device) -> tuple[np.ndarray | None, list]:
+    """(points, image files): drawn from a callable into work/png, or read from a folder or points file."""
+    points, files = None, []
+    if callable(samples):
+        if n:
+            points = generate_samples(samples, n, batch_size, seed, fresh_folder(work, "png"), device)
+            files = [] if points is not None else list_sample_images(work / "png", n)[0]
+        return points, files
+    points_file = points_source(samples)
+    if points_file is not None:
+        points = load_points(points_file, n)
+    else:
+        files = list_sample_images(samples, n)[0]
+    count, needed = len(points) if points is not None else len(files), required_samples(metrics, dataset)
+    if count < needed and not allow_fewer_samples:
+        raise MetricsError(f"{samples} holds {count} samples, but the paper's protocol on {dataset} uses "
+                           f"{needed}; "
+                           f"pass allow_fewer_samples=True (--allow-fewer-samples) to evaluate them anyway")
+    return points, files
+
+
+def check_sample_form(points, metrics, dataset: str, space: str | None) -> None:
+    """Point samples go with point metrics, images with image metrics."""
+    on_points = dataset_kind(dataset) == "points"
+    if points is not None and ({"fid", "is"} & set(metrics) or ("modes" in metrics and not on_points)
+                               or space not in (None, "raw")):
+        raise MetricsError("point samples (n, D) support only time, pr against reference points (n, D), "
+                           "and modes on the 25-Gaussians (--dataset mixture25)")
+    if points is None and on_points and "modes" in metrics:
+        raise MetricsError("25-Gaussian modes are scored on points (n, 2): pass a checkpoint, a points .npy "
+                           "or the folder `ddgan sample` wrote, not images")
+    if points is None and space == "raw":
+        raise MetricsError("raw-coordinate precision/recall needs point samples (n, D); these are images")
+
+
+def mode_values(s: SampleSet, metrics, nets: MetricNetworks) -> tuple[dict, np.ndarray | None]:
+    """Mode scores (the 25-Gaussians' on points, the digit classifier's on stacked digits), and the classifier's
+    features of the samples when it was run (precision/recall in its feature space reads them)."""
+    if dataset_kind(s.dataset) == "points" and "modes" in metrics:
+        return mixture25_scores(s.points), None
+    if nets.classifier is None:
+        return {}, None
+    predictions = classify_stacked_digits(s.batches(), nets.classifier, s.n_batches())
+    values = {}
+    if "modes" in metrics:
+        values = stacked_digit_scores(predictions.labels[:MODE_SAMPLES], predictions.confidences[:MODE_SAMPLES])
+    return values, predictions.features
+
+
+def metric_values(s: SampleSet, metrics, nets: MetricNetworks, samples, network) -> tuple[dict, dict, dict]:
+    """(values, FID by protocol, reference used by each metric) of the sample set."""
+    values, reference_info, fids = {}, {}, {}
+    for protocol, extractor in nets.extractors.items():
+        fids[protocol], reference_info[f"fid_{protocol}"] = fid_values(s, protocol, extractor)
+    if nets.inception is not None:
+        values.update(inception_score_values(s, nets.inception))
+    modes, digit_features = mode_values(s, metrics, nets)
+    values.update(modes)
+    if nets.space is not None:
+        pr, reference_info["pr"] = precision_recall_values(s, nets.space, nets.weights["pr"], nets.vgg,
+                                                           nets.classifier, digit_features)
+        values.update(pr)
+    if "time" in metrics:
+        values["nfe"] = count_nfe(samples, network, TIME_BATCH, s.seed, s.device)
+        values["time_s"] = time_sampling(samples, TIME_BATCH, seed=s.seed, device=s.device).time_s
+    return values, fids, reference_info
+
+
 def evaluate(samples, *, dataset: str, metrics=("fid",), protocols=("clean",), n_samples: int | None = None,
              batch_size: int = 100, seed: int = EVAL_SEED, reference=None, cache_dir=DEFAULT_CACHE_DIR,
              allow_fewer_samples: bool = False, fid_weights="offline", is_weights=None, vgg_weights=None,
@@ -211,101 +332,28 @@ def evaluate(samples, *, dataset: str, metrics=("fid",), protocols=("clean",), n
     if method not in registry.result_methods():
         raise MetricsError(f"unknown method {method!r}; choose from {', '.join(registry.result_methods())}")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    from_callable = callable(samples)
-    if "time" in metrics and not from_callable:
-        raise MetricsError("the time metric needs a sampler (--checkpoint or a callable), not a sample folder")
-    needed = required_samples(metrics, dataset)
-    mixture = dataset == "mixture25"
-    default = needed or (PAPER_SAMPLES if {"fid", "is", "pr"} & set(metrics) else 0)
-    n = n_samples if n_samples is not None else (default if from_callable else None)
-    if n is not None and n < needed and not allow_fewer_samples:
-        raise MetricsError(f"{n} samples asked for, but the paper's protocol for {', '.join(metrics)} on {dataset} "
-                           f"uses {needed}; "
-                           f"pass allow_fewer_samples=True (--allow-fewer-samples) for a quick, non-comparable run")
-
-    if "time" in metrics and network is None:
-        raise MetricsError("the time metric counts NFE on the sampler's network: pass network=MODULE "
-                           "(the module called once per denoising step)")
+    n = sample_count(metrics, dataset, n_samples, callable(samples), network, allow_fewer_samples)
     if reference is not None and fid_metric.load_statistics_file(reference) is None:
         reference = load_reference(reference)  # opened (and later hashed) once, before any sampling
-
-    # networks first: missing weights fail before any sampling
-    weights = {}
-    extractors = {protocol: load_fid_extractor(protocol, fid_weights, device)
-                  for protocol in (protocols if "fid" in metrics else [])}
-    weights.update({f"fid_{protocol}": extractor.weights for protocol, extractor in extractors.items()})
-    inception = None
-    if "is" in metrics:
-        inception, weights["is"] = load_is_inception(is_weights, device)
-    points_expected = isinstance(reference, Reference) and reference.is_points
-    space = pr_feature_space(pr_features, dataset, points_expected) if "pr" in metrics else None
-    classifier = None
-    if ("modes" in metrics and not mixture) or space == "classifier":
-        classifier = load_digit_classifier(digit_classifier, device)
-        weights["digits"] = classifier.description
-    vgg = None
-    if space == "vgg16":
-        vgg, weights["pr"] = load_vgg16_fc(vgg_weights, device)
-    elif space is not None:
-        weights["pr"] = "raw coordinates" if space == "raw" else f"penultimate features of the {classifier.description}"
+    nets = load_metric_networks(metrics, protocols, dataset, reference, device, fid_weights=fid_weights,
+                                is_weights=is_weights, vgg_weights=vgg_weights, pr_features=pr_features,
+                                digit_classifier=digit_classifier)
 
     work = Path(tempfile.mkdtemp(prefix="ddgan-eval-", dir=work_dir))
-    values, reference_info, fids = {}, {}, {}
     try:
-        points, files = None, []
-        if from_callable and n:
-            points = generate_samples(samples, n, batch_size, seed, fresh_folder(work, "png"), device)
-            files = [] if points is not None else list_sample_images(work / "png", n)[0]
-        elif not from_callable:
-            points_file = points_source(samples)
-            if points_file is not None:
-                points = load_points(points_file, n)
-            else:
-                files = list_sample_images(samples, n)[0]
-            count = len(points) if points is not None else len(files)
-            if count < needed and not allow_fewer_samples:
-                raise MetricsError(f"{samples} holds {count} samples, but the paper's protocol on {dataset} uses "
-                                   f"{needed}; "
-                                   f"pass allow_fewer_samples=True (--allow-fewer-samples) to evaluate them anyway")
-        if points is not None and ({"fid", "is"} & set(metrics) or ("modes" in metrics and not mixture)
-                                   or space not in (None, "raw")):
-            raise MetricsError("point samples (n, D) support only time, pr against reference points (n, D), "
-                               "and modes on the 25-Gaussians (--dataset mixture25)")
-        if points is None and mixture and "modes" in metrics:
-            raise MetricsError("25-Gaussian modes are scored on points (n, 2): pass a checkpoint, a points .npy "
-                               "or the folder `ddgan sample` wrote, not images")
-        if points is None and space == "raw":
-            raise MetricsError("raw-coordinate precision/recall needs point samples (n, D); these are images")
+        points, files = collect_samples(samples, n, metrics, dataset, allow_fewer_samples, batch_size, seed, work,
+                                        device)
+        check_sample_form(points, metrics, dataset, nets.space)
         s = SampleSet(dataset, files, points, reference, Path(cache_dir), batch_size, seed, device, work, num_workers)
-
-        for protocol, extractor in extractors.items():
-            fids[protocol], reference_info[f"fid_{protocol}"] = fid_values(s, protocol, extractor)
-        if inception is not None:
-            values.update(inception_score_values(s, inception))
-        digit_features = None
-        if mixture and "modes" in metrics:
-            values.update(mixture25_scores(points))
-        if classifier is not None:
-            predictions = classify_stacked_digits(s.batches(), classifier, s.n_batches())
-            digit_features = predictions.features
-            if "modes" in metrics:
-                values.update(stacked_digit_scores(predictions.labels[:MODE_SAMPLES],
-                                                   predictions.confidences[:MODE_SAMPLES]))
-        if space is not None:
-            pr, reference_info["pr"] = precision_recall_values(s, space, weights["pr"], vgg, classifier,
-                                                               digit_features)
-            values.update(pr)
-        if "time" in metrics:
-            values["nfe"] = count_nfe(samples, network, TIME_BATCH, seed, device)
-            values["time_s"] = time_sampling(samples, TIME_BATCH, seed=seed, device=device).time_s
+        values, fids, reference_info = metric_values(s, metrics, nets, samples, network)
         n_done = len(points) if points is not None else len(files)
     finally:
         if keep_samples:
             print(f"samples kept in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    return write_records(values, fids, protocols, weights, reference_info, n_done, method=method, variant=variant,
-                         dataset=dataset, config=config, checkpoint=checkpoint, device=device,
+    return write_records(values, fids, protocols, nets.weights, reference_info, n_done, method=method,
+                         variant=variant, dataset=dataset, config=config, checkpoint=checkpoint, device=device,
                          results_file=results_file)
 
 
@@ -421,7 +469,7 @@ def run_eval(args) -> int:
             samples, config, network = sampler.sample, sampler.config, getattr(sampler, "network", None)
             declared_nfe = getattr(sampler, "nfe", None)
             trained_on = (config or {}).get("data", {}).get("dataset")
-            if "mixture25" in (args.dataset, trained_on):
+            if "points" in {dataset_kind(name) for name in (args.dataset, trained_on) if name}:
                 if trained_on != args.dataset:
                     raise MetricsError(f"{args.checkpoint} was trained on {trained_on}, not {args.dataset}; "
                                        f"pass --dataset {trained_on}")

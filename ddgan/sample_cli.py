@@ -93,6 +93,7 @@ def write_points(sampler, n, out_dir, *, batch_size=100, seed=EVAL_SEED, overwri
                  figure=False):
     """Generate n points of a vector-data model into out_dir/points.npy (original units, float32), and with
     `figure` a scatter over the true centres (points.png) for the 25-Gaussians; returns the written paths."""
+    from ddgan.datasets.specs import dataset_kind
     from ddgan.datasets.toy import to_original_units
     check_counts(n, batch_size)
     out_dir = prepare_output_dir(out_dir, overwrite)
@@ -102,7 +103,7 @@ def write_points(sampler, n, out_dir, *, batch_size=100, seed=EVAL_SEED, overwri
     points = to_original_units(points, sampler.config["data"]).astype(np.float32)
     paths = [out_dir / POINTS_FILE]
     np.save(paths[0], points)
-    if figure and sampler.config["data"]["dataset"] == "mixture25":
+    if figure and dataset_kind(sampler.config["data"]["dataset"]) == "points":
         from ddgan.demo.figures import mixture25_figure
         paths.append(out_dir / POINTS_FIGURE)
         mixture25_figure(points, paths[-1], title=f"{sampler.describe()}: {n} samples")

@@ -13,6 +13,7 @@ import torch
 
 from ddgan.core.config import ConfigError
 from ddgan.base.provenance import file_sha256
+from ddgan.datasets.specs import dataset_kind, get_spec
 from ddgan.nets import build_network
 from ddgan.official import to_official_state
 from ddgan.presets import PAPER_TRAINING, get_preset
@@ -52,8 +53,9 @@ def run_official(profile, preset: str, checkpoint, options) -> None:
     options.log(f"== {OFFICIAL_TARGET} ({profile.name} profile): {checkpoint} as the paper's {preset} generator")
     evaluation = Evaluation(f"T{config['method']['num_timesteps']}", "official", OFFICIAL_METRICS[dataset])
     preflight(profile, [evaluation], options)
-    prepare_datasets(profile, ("mnist", "stackedmnist") if dataset == "stackedmnist" else (dataset,), options)
-    classifier = digit_classifier_path(profile, options.log) if dataset == "stackedmnist" else None
+    spec = get_spec(dataset)     # a derived dataset (StackedMNIST) is built from its source (MNIST)
+    prepare_datasets(profile, (spec.location, dataset) if spec.source == "derived" else (dataset,), options)
+    classifier = digit_classifier_path(profile, options.log) if dataset_kind(dataset) == "digits" else None
     context = evaluation_context(profile, OFFICIAL_TARGET, options, classifier)
     run_dir = profile.run_dir(dataset, f"official-{evaluation.label}-{file_sha256(checkpoint)[:12]}")
     training = Training(dataset, run_dir.name, None, (evaluation,))

@@ -22,6 +22,8 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
+from ddgan.datasets.specs import dataset_kind
+
 PROFILES = ("paper", "smoke", "cpu")
 
 SMOKE_TRAIN = {"batch_size": 4, "steps": 3, "epochs": None, "log_every": 1, "checkpoint_every": 3,
@@ -137,7 +139,7 @@ class Profile:
             config["data"]["root"] = str(self.data_root)
         if self.cpu:
             config = cpu_config(config)
-            if config["train"].get("eval_every") and config["data"]["dataset"] == "stackedmnist":
+            if config["train"].get("eval_every") and dataset_kind(config["data"]["dataset"]) == "digits":
                 config["train"]["eval_classifier"] = str(self.digit_classifier)
             return config
         if not self.smoke:

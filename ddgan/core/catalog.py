@@ -21,8 +21,8 @@ PRESET_TABLES = {
 }
 
 DATASETS = {
-    "mixture25": "ddgan.datasets.toy:mixture25_training_array",
-    "stacked_digits": "ddgan.datasets.toy:stacked_digits_training_array",
+    "mixture25": "ddgan.datasets.toy:MIXTURE25",
+    "stacked_digits": "ddgan.datasets.toy:STACKED_DIGITS",
 }
 
 RESULT_LABELS = {

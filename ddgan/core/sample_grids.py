@@ -11,6 +11,7 @@ import torch
 from torchvision.utils import make_grid, save_image
 
 from ddgan.datasets import toy
+from ddgan.datasets.specs import dataset_kind
 
 GRID_IMAGES = 64            # 8 x 8 images up to 64 px; 4 x 4 above (a 256 px grid of 64 is ~6 MB a frame)
 GRID_IMAGES_LARGE = 16
@@ -26,9 +27,9 @@ def grid_sample_count(data_shape):
 
 def known_modes(data_config):
     """(centres, std) of toy data with known modes, in training units, else None."""
-    if data_config["dataset"] != "mixture25":
+    if dataset_kind(data_config["dataset"]) != "points":
         return None
-    scale = data_config.get("scale", toy.MIXTURE25_SCALE)
+    scale = toy.mixture25_scale(data_config)
     return toy.MIXTURE25_CENTRES / scale, toy.MIXTURE25_STD / scale
 
 

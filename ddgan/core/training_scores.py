@@ -1,4 +1,4 @@
-"""The cheap score of the EMA network logged every train.eval_every steps, chosen by dataset.
+"""The cheap score of the EMA network logged every train.eval_every steps, chosen by the dataset's kind.
 
 - 25-Gaussians: modes covered, high-quality fraction and KL (the demo's scoring rule); primary
   eval/high_quality, higher is better (KL alone does not see blur: a uniform spread has KL near 0).
@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from ddgan.core.config import ConfigError
+from ddgan.datasets.specs import dataset_kind
 
-DIGIT_DATASETS = ("stacked_digits", "stackedmnist")
-DEMO_CLASSIFIER = {"epochs": 40, "batch_size": 64}    # as the demo trains its classifier for the 8x8 digits
+DEMO_CLASSIFIER = {}    # training options of the 8x8 digits' classifier: small_digits_classifier's (a test shortens them)
 
 
 @dataclass
@@ -50,19 +50,13 @@ def mixture25_score(n, data_config):
 
 def digit_classifier_for(data_config, given, run_dir, device):
     """The given classifier; for the 8x8 demo digits one trained once per run (seconds) and kept in the run."""
-    from ddgan.metrics.digit_classifier import load_digit_classifier, save_digit_classifier, train_digit_classifier
+    from ddgan.metrics.digit_classifier import load_digit_classifier, small_digits_classifier
     if given is not None:
         return load_digit_classifier(given, device)
     if data_config["dataset"] != "stacked_digits":
         raise ConfigError(f"train.eval_every on {data_config['dataset']!r} counts modes with a digit classifier: "
                           "set train.eval_classifier=PATH (train one with python -m ddgan.metrics.digit_classifier)")
-    path = Path(run_dir) / "eval" / "digit_classifier.pt"
-    if not path.is_file():
-        from ddgan.datasets.toy import digits_split
-        with torch.random.fork_rng(devices=[]):       # training draws must not shift the run's RNG
-            classifier = train_digit_classifier(*digits_split(), **DEMO_CLASSIFIER)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_digit_classifier(classifier, path)
+    path = small_digits_classifier(Path(run_dir) / "eval" / "digit_classifier.pt", **DEMO_CLASSIFIER)
     return load_digit_classifier(path, device)
 
 
@@ -99,10 +93,11 @@ def build_periodic_score(config, training_array, run_dir, device, cache_dir=None
     """The PeriodicScore for this run's dataset; raises ConfigError when none applies or it cannot be set up."""
     from ddgan.metrics.errors import MetricsError, WeightsUnavailableError
     data, n = config["data"], config["train"]["eval_samples"]
+    kind = dataset_kind(data["dataset"])
     try:
-        if data["dataset"] == "mixture25":
+        if kind == "points":
             return mixture25_score(n, data)
-        if data["dataset"] in DIGIT_DATASETS:
+        if kind == "digits":
             classifier = digit_classifier_for(data, config["train"]["eval_classifier"], run_dir, device)
             return digits_score(n, classifier)
         if training_array.dtype == np.uint8 and len(data["shape"]) == 3:
@@ -111,4 +106,4 @@ def build_periodic_score(config, training_array, run_dir, device, cache_dir=None
     except (MetricsError, WeightsUnavailableError) as error:   # one line at start-up, as other config errors
         raise ConfigError(f"train.eval_every: {error}") from error
     raise ConfigError(f"train.eval_every: no periodic score for dataset {data['dataset']!r} (scores exist for "
-                      f"mixture25, {', '.join(DIGIT_DATASETS)} and prepared image datasets); set train.eval_every=null")
+                      f"datasets of points, of stacked digits and of prepared images); set train.eval_every=null")

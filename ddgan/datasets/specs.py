@@ -26,6 +26,7 @@ class DatasetSpec:
     expected_counts: Mapping[str, int]  # images per split in the prepared dataset
     image_shape: tuple[int, int, int]  # H, W, C of the prepared images
     has_labels: bool
+    kind: str  # "images", or "digits" for stacked digits (see dataset_kind)
     archive_sha256: str | None = None  # of the whole archive; None = no published value
     member_md5: Mapping[str, str] = field(default_factory=dict)  # published md5 of files inside, by base name
     source_count: int | None = None  # images in the source before a subset is taken
@@ -51,6 +52,7 @@ CIFAR10 = DatasetSpec(
     expected_counts=MappingProxyType({"train": 50000, "test": 10000}),
     image_shape=(32, 32, 3),
     has_labels=True,
+    kind="images",
     # Published by the CIFAR-10 authors (and checked by torchvision) for the original files.
     member_md5=MappingProxyType({
         "cifar-10-python.tar.gz": "c58f30108f718f92721af3b95e74349a",
@@ -77,6 +79,7 @@ MNIST = DatasetSpec(
     expected_counts=MappingProxyType({"train": 60000, "test": 10000}),
     image_shape=(28, 28, 1),
     has_labels=True,
+    kind="images",
     # Published md5 of the original gzipped files (as checked by torchvision); the Kaggle copy
     # is uncompressed, so there its integrity rests on the IDX headers and file lengths.
     member_md5=MappingProxyType({
@@ -97,6 +100,7 @@ STACKED_MNIST = DatasetSpec(
     expected_counts=MappingProxyType({"train": 120000}),
     image_shape=(32, 32, 3),
     has_labels=True,
+    kind="digits",
     notes=(
         "Each channel is an independently permuted copy of the MNIST training set, each "
         "permutation taken twice (2 x 60,000 samples); label = 100*l_R + 10*l_G + l_B.",
@@ -117,6 +121,7 @@ CELEBA_256 = DatasetSpec(
     expected_counts=MappingProxyType({"train": 30000}),
     image_shape=(256, 256, 3),
     has_labels=False,
+    kind="images",
     notes=(
         "Holds all 30,000 images, ordered by file name. The official code trained on NVAE's "
         "LMDB of the Glow 'celeba-tfr' train split (27,000 images); that split is not "
@@ -137,6 +142,7 @@ LSUN_CHURCH = DatasetSpec(
     expected_counts=MappingProxyType({"train": 120000}),
     image_shape=(256, 256, 3),
     has_labels=False,
+    kind="images",
     source_count=126227,
     notes=(
         "Images are taken in LMDB cursor order (keys sorted bytewise), the order of the official "
@@ -150,6 +156,21 @@ LSUN_CHURCH = DatasetSpec(
 DATASETS: Mapping[str, DatasetSpec] = MappingProxyType(
     {spec.name: spec for spec in (CIFAR10, MNIST, STACKED_MNIST, CELEBA_256, LSUN_CHURCH)}
 )
+
+
+KINDS = ("points", "digits", "images")
+
+
+def dataset_kind(name: str) -> str | None:
+    """What a dataset is, which decides its scores, sample pictures and presets (never its name):
+    points (2-D points on the 25-Gaussian grid, scored by its modes), digits (stacked digits: 1000 modes a
+    digit classifier reads) or images (FID). From the in-memory dataset's registry entry or the prepared
+    dataset's spec; any other prepared dataset holds your own images; an in-memory dataset registered
+    without a kind has none."""
+    from ddgan.base import registry
+    if name in registry.DATASETS:
+        return getattr(registry.DATASETS.get(name), "kind", None)
+    return DATASETS[name].kind if name in DATASETS else "images"
 
 
 def get_spec(name: str, **overrides) -> DatasetSpec:

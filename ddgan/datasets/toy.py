@@ -2,6 +2,9 @@
 
 Both have known modes, so mode coverage and mode-histogram KL can be measured exactly.
 """
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 
 # 25-Gaussians: the standard 5x5 grid, centres -4..4 step 2, std 0.05. Models train on the grid divided
@@ -29,7 +32,8 @@ def mixture25_scale(data_config):
 
 def to_original_units(points, data_config):
     """Generated points in training units -> the dataset's original units (the grid for mixture25)."""
-    return points * mixture25_scale(data_config) if data_config["dataset"] == "mixture25" else points
+    from .specs import dataset_kind
+    return points * mixture25_scale(data_config) if dataset_kind(data_config["dataset"]) == "points" else points
 
 
 def digits_split(seed=0, test_fraction=0.25):
@@ -72,3 +76,18 @@ def mixture25_training_array(data_config):
 
 def stacked_digits_training_array(data_config):
     return stacked_digits(data_config.get("size") or 60_000, data_config.get("seed", 0))[0]
+
+
+@dataclass(frozen=True)
+class InMemoryDataset:
+    """A registered in-memory dataset (ddgan/core/catalog.py): its kind (ddgan.datasets.specs.dataset_kind) and
+    the array a run's data section (size, seed) makes."""
+    kind: str
+    make: Callable[[dict], np.ndarray]
+
+    def __call__(self, data_config):
+        return self.make(data_config)
+
+
+MIXTURE25 = InMemoryDataset("points", mixture25_training_array)
+STACKED_DIGITS = InMemoryDataset("digits", stacked_digits_training_array)

@@ -22,12 +22,13 @@ import torch
 from tqdm.auto import tqdm
 
 from ddgan.base.provenance import git_commit, machine_description, now, slug
+from ddgan.datasets.specs import dataset_kind
 from ddgan.datasets.toy import MIXTURE25_CENTRES, MIXTURE25_STD, digits_split, mixture25, stack_digits
 from ddgan.demo import figures, report
 from ddgan.demo.execute import CLASSIFIER_FILE, execute_run, is_trained, run_progress
 from ddgan.demo.plan import CLASSIFIER_EPOCHS, DATASETS, PROFILE_DATASETS, STEPS, demo_runs
 from ddgan.demo.scoring import score_stacked_digits
-from ddgan.metrics.digit_classifier import load_digit_classifier, save_digit_classifier, train_digit_classifier
+from ddgan.metrics.digit_classifier import load_digit_classifier, small_digits_classifier
 from ddgan.metrics.mode_coverage import CONFIDENT_PROBABILITY, mixture25_scores
 from ddgan.metrics.timing import time_sampling
 from ddgan.sampling import load_sampler
@@ -43,25 +44,13 @@ PROGRESS_SECONDS = 5     # how often the progress bar reads the training runs' l
 REFERENCE_SEED = 12345   # real samples for the "data" rows, drawn independently of training data
 
 
-def prepare_classifier(work, epochs):
-    """The digit classifier that labels each channel, trained on the digits' training split (saved atomically:
-    the workers wait for the file)."""
-    path = work / CLASSIFIER_FILE
-    if not path.exists():
-        x_train, y_train, x_test, y_test = digits_split()
-        classifier = train_digit_classifier(x_train, y_train, x_test, y_test, epochs=epochs, batch_size=64)
-        save_digit_classifier(classifier, path.with_suffix(".partial"))
-        path.with_suffix(".partial").rename(path)
-    return path
-
-
 def reference_rows(dataset, sample_counts, classifier_path):
     """The real distribution scored like a model (the floor of KL and the ceiling of coverage at n
     samples), once per sample count the rows use so that every row has a reference at its own n, and,
     on the 25-Gaussians, uniform noise over the grid (what a model that learned nothing but the
     grid's extent scores)."""
     n = max(sample_counts)
-    if dataset == "mixture25":
+    if dataset_kind(dataset) == "points":
         rows = [("data (held-out samples)", n, mixture25_scores(mixture25(n, seed=REFERENCE_SEED, scale=1.0)[0])),
                 ("uniform noise", n, mixture25_scores(uniform_noise(n)))]
     else:
@@ -116,7 +105,7 @@ def main(argv=None):
     runs = demo_runs(args.profile, args.datasets)
     unfinished = [r for r in runs if not is_trained(r, work)] if args.finished_only else []
     runs = [r for r in runs if r not in unfinished]
-    digits = any(r.dataset == "stacked_digits" for r in runs)
+    digits = any(dataset_kind(r.dataset) == "digits" for r in runs)
     classifier_path = work / CLASSIFIER_FILE if digits else None
 
     rows = []
@@ -125,7 +114,7 @@ def main(argv=None):
         pending = [pool.submit(execute_run, run, work, classifier_path, args.threads)
                    for run in sorted(runs, key=lambda r: r.priority)]
         if digits:   # while the first runs (25-Gaussians) train; digit runs wait for it before scoring
-            prepare_classifier(work, CLASSIFIER_EPOCHS[args.profile])
+            small_digits_classifier(work / CLASSIFIER_FILE, CLASSIFIER_EPOCHS[args.profile])
         with tqdm(total=len(pending), desc=f"demo ({args.profile})") as bar:
             running = set(pending)
             while running:     # the runs training now, their steps and ETA, beside the count of finished runs
@@ -149,7 +138,7 @@ def main(argv=None):
         report.write_csv(rows_by_dataset[dataset], report.COLUMNS[dataset], args.out / f"{dataset}.csv")
         samples = {r["method"]: np.load(work / dataset / r["run"] / f"samples-{slug(r['method'])}.npy")
                    for r in ordered}
-        if dataset == "mixture25":
+        if dataset_kind(dataset) == "points":
             figures.mixture25_scatter(samples, args.out / "mixture25_samples.png")
         else:
             figures.sample_grids(samples, args.out / "stacked_digits_samples.png")

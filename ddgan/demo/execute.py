@@ -13,6 +13,7 @@ import torch
 from ddgan.base.provenance import slug
 from ddgan.core.sampler import Sampler
 from ddgan.core.trainer import train
+from ddgan.datasets.specs import dataset_kind
 from ddgan.datasets.toy import to_original_units
 from ddgan.demo.scoring import score_stacked_digits
 from ddgan.metrics.digit_classifier import load_digit_classifier
@@ -31,7 +32,7 @@ def generate(sampler, n, options, seed=SAMPLE_SEED):
 
 def score(dataset, samples, classifier):
     """samples: 2-D points in original units, or digit images in [-1, 1]."""
-    if dataset == "mixture25":
+    if dataset_kind(dataset) == "points":
         return mixture25_scores(samples)
     return score_stacked_digits(samples, classifier)
 
@@ -98,13 +99,14 @@ def execute_run(run, root, classifier_path=None, threads=1):
     torch.set_num_threads(threads)
     run_dir = Path(root) / run.dataset / run.key
     trainer, seconds = train_once(run, run_dir)
-    classifier = load_digit_classifier(wait_for(classifier_path)) if run.dataset == "stacked_digits" else None
+    points = dataset_kind(run.dataset) == "points"
+    classifier = None if points else load_digit_classifier(wait_for(classifier_path))
     sampler = Sampler(trainer.method, trainer.ema.net, run.config, str(run_dir), trainer.step)
     rows = []
     for evaluation in run.evaluations:
         cached = run_dir / f"scores-{slug(evaluation.label)}.json"
         key = {"step": trainer.step, "n_samples": evaluation.n_samples, "sample_options": evaluation.sample_options,
-               **({"covered_fraction": COVERED_FRACTION} if run.dataset == "mixture25"
+               **({"covered_fraction": COVERED_FRACTION} if points
                   else {"confident_probability": CONFIDENT_PROBABILITY})}
         previous = json.loads(cached.read_text()) if cached.exists() else None
         if previous and previous["key"] == key:   # scored before by this finished run: reuse

@@ -9,6 +9,7 @@ import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
+from ddgan.datasets.specs import dataset_kind  # noqa: E402
 from ddgan.datasets.toy import MIXTURE25_CENTRES, MIXTURE25_STD  # noqa: E402
 from ddgan.metrics.mode_coverage import HIGH_QUALITY_STDS  # noqa: E402
 
@@ -144,7 +145,7 @@ def trilemma_chart(rows_by_dataset, path):
     norm = LogNorm(vmin=1, vmax=max([r["nfe"] for r in models] + [2]))
     fig, axes = plt.subplots(1, len(rows_by_dataset), figsize=(6.4 * len(rows_by_dataset), 5.4), squeeze=False)
     for ax, (dataset, rows) in zip(axes[0], rows_by_dataset.items()):
-        if dataset == "mixture25":
+        if dataset_kind(dataset) == "points":
             ax.set_xlim(-0.03, 1.05)
             trilemma_panel(ax, rows, "high_quality", "sample quality: fraction within 3 std of a centre", 25, norm)
             ax.set_title("25-Gaussians: the goal is top right (sharp, every mode)\n"

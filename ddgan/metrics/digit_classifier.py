@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ddgan.base.io import atomic_write
 from ddgan.base.provenance import file_sha256
 from ddgan.metrics.errors import MetricsError
 
@@ -103,6 +104,19 @@ def train_digit_classifier(train_images, train_labels, test_images, test_labels,
 def save_digit_classifier(classifier: DigitClassifier, path) -> None:
     torch.save({"config": classifier.config, "state_dict": classifier.state_dict(),
                 "test_accuracy": classifier.test_accuracy}, path)
+
+
+def small_digits_classifier(path, epochs: int = 40, batch_size: int = 64) -> Path:
+    """The classifier of scikit-learn's 8x8 digits (ddgan.datasets.toy's stacked digits) at `path`, trained on
+    their training split when the file is missing (seconds; the caller's torch RNG is left as it was) and saved
+    atomically, so a process waiting for the file never reads half of it."""
+    path = Path(path)
+    if not path.is_file():
+        from ddgan.datasets.toy import digits_split
+        with torch.random.fork_rng(devices=[]):
+            classifier = train_digit_classifier(*digits_split(), epochs=epochs, batch_size=batch_size)
+        atomic_write(path, lambda file: save_digit_classifier(classifier, file), mode="wb")
+    return path
 
 
 def load_digit_classifier(path, device="cpu") -> DigitClassifier:
