@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ddgan.core.sample_grids import tile
 from ddgan.metrics.images import to_uint8
 from ddgan.metrics.mode_coverage import CONFIDENT_PROBABILITY
 from ddgan.nets import build_network
@@ -278,17 +279,9 @@ def periodic_score_figure(results: Path, dataset: str) -> Path | None:
     return path
 
 
-def tile(images: np.ndarray, side: int = GRID_SIDE, scale: int = GRID_SCALE) -> Image.Image:
-    """side x side uint8 NHWC images as one picture, each enlarged `scale` times (nearest), 2-px gaps."""
-    n, h, w, c = images.shape
-    gap = 2
-    canvas = np.full((side * (h * scale + gap) + gap, side * (w * scale + gap) + gap, c), 255, np.uint8)
-    for index, image in enumerate(images[:side * side]):
-        row, col = divmod(index, side)
-        big = image.repeat(scale, axis=0).repeat(scale, axis=1)
-        top, left = gap + row * (h * scale + gap), gap + col * (w * scale + gap)
-        canvas[top:top + h * scale, left:left + w * scale] = big
-    return Image.fromarray(canvas)
+def grid_picture(images: np.ndarray) -> Image.Image:
+    """GRID_SIDE x GRID_SIDE uint8 NHWC images as one picture, each enlarged GRID_SCALE times, white 2-px gaps."""
+    return Image.fromarray(tile(images, GRID_SIDE, rows=GRID_SIDE, scale=GRID_SCALE, fill=255))
 
 
 def sample_grid(sampler, options: dict, path: Path, seed: int = 0) -> str:
@@ -296,7 +289,7 @@ def sample_grid(sampler, options: dict, path: Path, seed: int = 0) -> str:
     generator = torch.Generator(device=sampler.device).manual_seed(seed)
     images = to_uint8(sampler.sample(GRID_SIDE * GRID_SIDE, generator, **options))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tile(images).save(path)
+    grid_picture(images).save(path)
     return str(path)
 
 
@@ -308,5 +301,5 @@ def data_grid(images: np.ndarray, path: Path, seed: int = 0) -> str:
     ascending = np.sort(chosen)
     drawn = np.asarray(images[ascending])[np.searchsorted(ascending, chosen)]
     path.parent.mkdir(parents=True, exist_ok=True)
-    tile(drawn).save(path)
+    grid_picture(drawn).save(path)
     return str(path)

@@ -7,11 +7,11 @@ import math
 from pathlib import Path
 
 import numpy as np
-import torch
-from torchvision.utils import make_grid, save_image
+from PIL import Image
 
 from ddgan.datasets import toy
 from ddgan.datasets.specs import dataset_kind
+from ddgan.metrics.images import to_uint8
 
 GRID_IMAGES = 64            # 8 x 8 images up to 64 px; 4 x 4 above (a 256 px grid of 64 is ~6 MB a frame)
 GRID_IMAGES_LARGE = 16
@@ -33,14 +33,31 @@ def known_modes(data_config):
     return toy.MIXTURE25_CENTRES / scale, toy.MIXTURE25_STD / scale
 
 
+def tile(images, columns, *, rows=None, scale=1, gap=2, fill=0, border=True):
+    """Images (N, H, W) or (N, H, W, C) as one array of `rows` x `columns` cells (rows: as many as N fills), each
+    image enlarged `scale` times (nearest), `gap` pixels of `fill` between them and, with `border`, around them."""
+    images = np.asarray(images)
+    if scale > 1:
+        images = images.repeat(scale, axis=1).repeat(scale, axis=2)
+    h, w = images.shape[1:3]
+    rows = math.ceil(len(images) / columns) if rows is None else rows
+    outer = gap if border else 0
+    canvas = np.full((rows * (h + gap) - gap + 2 * outer, columns * (w + gap) - gap + 2 * outer) + images.shape[3:],
+                     fill, dtype=images.dtype)
+    for index, image in enumerate(images[:rows * columns]):
+        row, column = divmod(index, columns)
+        top, left = outer + row * (h + gap), outer + column * (w + gap)
+        canvas[top:top + h, left:left + w] = image
+    return canvas
+
+
 def save_image_grid(x, path):
-    """Samples in [-1, 1], NCHW -> one PNG grid, square-ish, small images upscaled by an integer factor."""
+    """Samples in [-1, 1], NCHW -> one RGB PNG grid, square-ish, mid-grey gaps, small images upscaled by an
+    integer factor."""
     factor = max(1, math.ceil(LEGIBLE_PIXELS / max(x.shape[-2:])))
-    x = (x.float().cpu().clamp(-1, 1) + 1) / 2
-    if factor > 1:
-        x = torch.nn.functional.interpolate(x, scale_factor=factor, mode="nearest")
-    nrow = math.ceil(math.sqrt(len(x)))
-    save_image(make_grid(x, nrow=nrow, padding=2, pad_value=0.5), path)
+    images = to_uint8(x)      # rounded as torchvision's save_image rounds
+    grid = tile(images, math.ceil(math.sqrt(len(images))), scale=factor, fill=128)
+    Image.fromarray(grid).save(path)
 
 
 def save_scatter(points, path, modes=None, title=None):

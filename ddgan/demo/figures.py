@@ -9,6 +9,7 @@ import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 from matplotlib.patches import Circle  # noqa: E402
 
+from ddgan.core.sample_grids import tile  # noqa: E402
 from ddgan.datasets.specs import dataset_kind  # noqa: E402
 from ddgan.datasets.toy import MIXTURE25_CENTRES, MIXTURE25_STD  # noqa: E402
 from ddgan.metrics.mode_coverage import HIGH_QUALITY_STDS  # noqa: E402
@@ -63,18 +64,9 @@ def digit_triples(images, cols=3, upscale=DIGIT_UPSCALE):
     (its three digits) side by side in grey, each pixel repeated u x u times (nearest). Drawn as RGB
     the three digits overlap and cannot be read. The digits of a sample are parted by DIGIT_GAP black
     pixels, samples by SAMPLE_GAP mid-grey ones, so no digit runs into its neighbour."""
-    n, c, h, w = images.shape
-    rows = math.ceil(n / cols)
-    gap = np.zeros((h * upscale, DIGIT_GAP))
-    tile_h, tile_w = h * upscale, c * w * upscale + (c - 1) * DIGIT_GAP
-    step_h, step_w = tile_h + SAMPLE_GAP, tile_w + SAMPLE_GAP
-    grid = np.full((rows * step_h - SAMPLE_GAP, cols * step_w - SAMPLE_GAP), SEPARATOR_GREY)
-    for i, image in enumerate(np.clip((images + 1) / 2, 0, 1)):
-        r, q = divmod(i, cols)
-        digits = [d.repeat(upscale, axis=0).repeat(upscale, axis=1) for d in image]
-        tile = np.concatenate([part for d in digits for part in (d, gap)][:-1], axis=1)
-        grid[r * step_h:r * step_h + tile_h, q * step_w:q * step_w + tile_w] = tile
-    return grid
+    grey = np.clip((images + 1) / 2, 0, 1).astype(np.float64)
+    triples = [tile(digits, len(digits), scale=upscale, gap=DIGIT_GAP, fill=0.0, border=False) for digits in grey]
+    return tile(triples, cols, gap=SAMPLE_GAP, fill=SEPARATOR_GREY, border=False)
 
 
 def sample_grids(samples_by_method, path, n=DIGIT_SAMPLES_SHOWN):
