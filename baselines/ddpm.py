@@ -16,7 +16,7 @@ Sampling (keyword options of `sample` and `nfe`; defaults from the config's meth
 import torch
 
 from baselines.gaussian_diffusion import SAMPLERS, VARIANCES, GaussianDiffusion, resolve_sampling_options
-from baselines.schedules import SPACINGS, training_betas
+from baselines.schedules import LINEAR_BETAS, SPACINGS, training_betas
 from ddgan.core.methods import Method
 from ddgan.base.options import Option
 
@@ -26,8 +26,9 @@ GAUSSIAN_DIFFUSION_OPTIONS = (
     Option("num_timesteps", int, 1000, min=1, help="T, the number of diffusion steps"),
     Option("schedule", str, "linear", choices=("linear", "ddgan_vp"),
            help="linear betas (DDPM) or DDGAN's T-step variance-preserving schedule"),
-    Option("beta_start", float, 1e-4, above=0, below=1, when=("schedule", ("linear",)), help="the first beta"),
-    Option("beta_end", float, 0.02, above=0, below=1, when=("schedule", ("linear",)), help="the last beta"),
+    Option("beta_start", float, LINEAR_BETAS[0], above=0, below=1, when=("schedule", ("linear",)),
+           help="the first beta"),
+    Option("beta_end", float, LINEAR_BETAS[1], above=0, below=1, when=("schedule", ("linear",)), help="the last beta"),
     Option("beta_min", float, 0.1, above=0, when=("schedule", ("ddgan_vp",)), help="DDGAN's beta_min"),
     Option("beta_max", float, 20.0, above=0, when=("schedule", ("ddgan_vp",)), help="DDGAN's beta_max"),
     # checked by resolve_sampling_options when the method is built, as a sampler asked for at sampling time

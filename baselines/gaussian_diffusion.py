@@ -60,14 +60,14 @@ class GaussianDiffusion(nn.Module):
         return spaced_timesteps(self.num_timesteps, steps, spacing)
 
     @torch.no_grad()
-    def sample(self, net, x_T, *, sampler="ancestral", steps=None, spacing="uniform", eta=0.0, variance="small",
-               clip_x0=True, rng=None):
-        """x_T -> x_0 with `sampler` over `steps` steps (default: all T)."""
+    def sample(self, net, x_T, *, sampler, steps, spacing, clip_x0, eta=None, variance=None, rng=None):
+        """x_T -> x_0 with `sampler` over `steps` steps (None: all T), as resolve_sampling_options resolves them
+        (eta: DDIM's only, variance: the ancestral sampler's only)."""
         if sampler not in SAMPLERS:
             raise ScheduleError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
-        if variance not in VARIANCES:
+        if sampler == "ancestral" and variance not in VARIANCES:
             raise ScheduleError(f"variance must be 'small' (posterior) or 'large' (beta), got {variance!r}")
-        if not 0.0 <= eta:
+        if sampler == "ddim" and not 0.0 <= eta:
             raise ScheduleError(f"DDIM eta must be >= 0 (0: deterministic, 1: DDPM-like), got {eta!r}")
         timesteps = self.timesteps(steps or self.num_timesteps, spacing)
         position = {int(t): i for i, t in enumerate(timesteps)}
@@ -109,29 +109,29 @@ def resolve_sampling_options(method_options, overrides):
     """Sampling options for GaussianDiffusion.sample: explicit `overrides` (keyword arguments of a
     method's `sample`) over the run config's method section.
 
-    Config keys: sampler ("ancestral"), sample_steps (T), spacing ("uniform"), eta (0, DDIM only),
-    variance ("small", ancestral only), clip_x0 (True: DDPM's code clips x0_hat in ancestral
-    sampling) and ddim_clip_x0 (False: the DDIM code does not clip).
+    Config keys (method_options is a checked method section: every option filled in, with the defaults of
+    GAUSSIAN_DIFFUSION_OPTIONS): sampler, sample_steps (null: T), spacing, eta (DDIM only), variance (ancestral
+    only), clip_x0 (ancestral) and ddim_clip_x0 (DDIM).
     """
     unknown = sorted(set(overrides) - set(SAMPLING_OPTIONS))
     if unknown:
         raise ScheduleError(f"unknown sampling option(s) {unknown}; options are {', '.join(SAMPLING_OPTIONS)}")
-    sampler = overrides.get("sampler") or method_options.get("sampler", "ancestral")
+    sampler = overrides.get("sampler") or method_options["sampler"]
     if sampler not in SAMPLERS:
         raise ScheduleError(f"unknown sampler {sampler!r}; choose one of {', '.join(SAMPLERS)}")
-    clip_default = method_options.get("clip_x0", True) if sampler == "ancestral" else method_options.get("ddim_clip_x0", False)
+    clip_default = method_options["clip_x0"] if sampler == "ancestral" else method_options["ddim_clip_x0"]
     resolved = {
         "sampler": sampler,
-        "steps": overrides.get("steps") or method_options.get("sample_steps") or method_options["num_timesteps"],
-        "spacing": overrides.get("spacing") or method_options.get("spacing", "uniform"),
+        "steps": overrides.get("steps") or method_options["sample_steps"] or method_options["num_timesteps"],
+        "spacing": overrides.get("spacing") or method_options["spacing"],
         "clip_x0": clip_default if overrides.get("clip_x0") is None else overrides["clip_x0"],
     }
     if sampler == "ddim":
         if overrides.get("variance") is not None:
             raise ScheduleError("`variance` applies to sampler='ancestral'; DDIM's noise is set by `eta`")
-        resolved["eta"] = float(method_options.get("eta", 0.0) if overrides.get("eta") is None else overrides["eta"])
+        resolved["eta"] = float(method_options["eta"] if overrides.get("eta") is None else overrides["eta"])
     else:
         if overrides.get("eta") is not None:
             raise ScheduleError("`eta` applies to sampler='ddim'; pass sampler='ddim' (eta = 1 is DDPM-like)")
-        resolved["variance"] = overrides.get("variance") or method_options.get("variance", "small")
+        resolved["variance"] = overrides.get("variance") or method_options["variance"]
     return resolved

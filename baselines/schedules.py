@@ -24,24 +24,26 @@ class ScheduleError(ValueError):
     """A schedule or sampling-step request that cannot be built."""
 
 
-def linear_betas(num_timesteps, beta_start=1e-4, beta_end=0.02):
+LINEAR_BETAS = (1e-4, 0.02)     # DDPM's first and last beta (the defaults of method.beta_start and beta_end)
+
+
+def linear_betas(num_timesteps, beta_start=LINEAR_BETAS[0], beta_end=LINEAR_BETAS[1]):
     """DDPM's linear schedule, float64 as in the original code."""
     return torch.from_numpy(np.linspace(beta_start, beta_end, num_timesteps, dtype=np.float64))
 
 
 def training_betas(options):
-    """Per-step betas (float64, t = 0..T-1) named by a DDPM-style method config."""
-    schedule = options.get("schedule", "linear")
+    """Per-step betas (float64, t = 0..T-1) named by a DDPM-style method section (checked: every option filled)."""
+    schedule = options["schedule"]
     if schedule == "linear":
-        return linear_betas(options["num_timesteps"], options.get("beta_start", 1e-4), options.get("beta_end", 0.02))
+        return linear_betas(options["num_timesteps"], options["beta_start"], options["beta_end"])
     if schedule == "ddgan_vp":
         # DDGAN's large steps (its prepended near-zero first entry dropped)
-        return ddgan_betas(options["num_timesteps"], "vp", options.get("beta_min", 0.1),
-                           options.get("beta_max", 20.0))[1:].double()
+        return ddgan_betas(options["num_timesteps"], "vp", options["beta_min"], options["beta_max"])[1:].double()
     raise ScheduleError(f"unknown diffusion schedule {schedule!r}; choose 'linear' or 'ddgan_vp'")
 
 
-def spaced_timesteps(num_timesteps, steps, spacing="uniform"):
+def spaced_timesteps(num_timesteps, steps, spacing):
     """The increasing sub-sequence of 0..T-1 that a sampler with `steps` steps visits (module docstring)."""
     if int(steps) != steps or not 1 <= steps <= num_timesteps:
         raise ScheduleError(f"sampling steps must be an integer in 1..{num_timesteps} (the trained T), got {steps!r}")
