@@ -37,9 +37,7 @@ SMOKE_METHOD = {"sample_steps": SMOKE_SAMPLING_STEPS, "autoencoder_steps": 1}
 PAPER_CLASSIFIER = {"epochs": 3, "batch_size": 128}
 SMOKE_CLASSIFIER = {"epochs": 5, "batch_size": 32}
 # the cpu profile scores with the paper profile's classifier: the blurred digits of reduced-scale generators
-# are where classifiers disagree. One draw of 26,000 samples of a step-500 T=4 snapshot: 877 modes, KL 1.009
-# with one epoch of training (98.87% on the test set), 903 / 0.857 with three (99.39%); the real digits score
-# 1000 / 0.025 with both.
+# are where classifiers disagree (docs/cpu-profile-trials.md, "classifier")
 CPU_CLASSIFIER = PAPER_CLASSIFIER
 
 
