@@ -15,7 +15,7 @@ import statistics
 
 import torch
 
-from ddgan.core.config import apply_overrides, with_defaults
+from ddgan.core.config import apply_overrides, validate
 from ddgan.core.hardware import bf16_support
 from ddgan.core.methods import build_method
 from ddgan.core.optimisation import Optimisation
@@ -35,7 +35,7 @@ def cpu_profile_configs():
     configs = {}
     for target in ("table3", "trilemma"):
         for training in get_target(target, "cpu").trainings:
-            config = with_defaults(profile.scale_config(training.config()))
+            config = validate(profile.scale_config(training.config()))
             configs[f"{training.dataset} {training.run}"] = config
     return configs
 
@@ -115,7 +115,7 @@ def main(argv=None):
     for extra in args.extra:
         name, rest = extra.split("=", 1)
         base, overrides = rest.split(":", 1)
-        configs[name] = with_defaults(apply_overrides(cpu_profile_configs()[base], overrides.split(",")))
+        configs[name] = validate(apply_overrides(cpu_profile_configs()[base], overrides.split(",")))
     rows = run(configs, args.rounds)
     meta = {"cpu": cpu_model(), "threads": args.threads, "commit": git_commit(), "date": now(),
             "torch": torch.__version__, "rounds": args.rounds, "bf16": support.reason}

@@ -29,7 +29,7 @@ import torch
 
 from ddgan.base.provenance import git_commit, now, slug
 from ddgan.base.timing import time_once
-from ddgan.core.config import with_defaults
+from ddgan.core.config import validate
 from benchmarks.timing import (PAPER_TIME_V100, RESULTS, bench_config, machine, make_sampler, make_training_step,
                                timed, write_result)
 from reproduce.profiles import tiny_network
@@ -109,7 +109,7 @@ def tiny(config):
 
 def ddpm_config():
     from baselines.presets import cifar10_config
-    return with_defaults(cifar10_config("ddpm"))
+    return validate(cifar10_config("ddpm"))
 
 
 def run_check(device, *, gpu: bool, budget_s: float, compile_on_cpu: bool = False, log=print) -> dict:

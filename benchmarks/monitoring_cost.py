@@ -17,7 +17,8 @@ from pathlib import Path
 
 import torch
 
-from ddgan.core.config import TRAIN_DEFAULTS
+from ddgan.base.options import check_section
+from ddgan.core.config import TRAIN_OPTIONS
 from ddgan.base.provenance import git_commit, now, slug
 from ddgan.base.timing import time_once
 from ddgan.core.sample_grids import grid_sample_count, save_sample_picture
@@ -52,7 +53,7 @@ def measure(preset, device, repeats, warmup, processes):
             print(f"round {round_}: {name} {elapsed:.2f} s", flush=True)
     median = {name: statistics.median(values) for name, values in seconds.items()}
     step = (median["r1_step"] + (lazy_reg - 1) * median["plain_step"]) / lazy_reg
-    every = TRAIN_DEFAULTS["sample_every"]
+    every = check_section(TRAIN_OPTIONS, {}, "train.")["sample_every"]     # the option's default
     return {"what": "cost of one sample grid vs train.sample_every training iterations; seconds, wall clock",
             "commit": commit, "date": now(), **machine(device), "config": config["name"],
             "per_process_batch": per_process, "lazy_reg": lazy_reg, "grid_images": n, "sample_every": every,

@@ -12,7 +12,7 @@ import torch
 
 from ddgan.base.provenance import cpu_model, device_name
 from ddgan.base.timing import time_once
-from ddgan.core.config import apply_overrides, with_defaults
+from ddgan.core.config import apply_overrides, validate
 from ddgan.core.methods import build_method
 from ddgan.core.optimisation import Optimisation
 from ddgan.core.sampler import Sampler
@@ -68,7 +68,7 @@ def write_result(stem, results, markdown, indent=2):
 
 
 def bench_config(preset="cifar10", overrides=()):
-    return with_defaults(apply_overrides(get_preset(preset), list(overrides)))
+    return validate(apply_overrides(get_preset(preset), list(overrides)))
 
 
 def make_sampler(config, device, *, channels_last=True, bf16=False, compile=False):

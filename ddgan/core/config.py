@@ -97,20 +97,11 @@ OPTIM_OPTIONS = (
     Option("grad_clip", float, None, above=0, allow_none=True, help="clip the global gradient norm (null: no clip)"),
     Option("weight_decay", float, 0.0, min=0, help="decoupled weight decay (AdamW) when > 0"),
 )
-TRAIN_DEFAULTS = {o.name: o.default for o in TRAIN_OPTIONS}
-OPTIM_DEFAULTS = {o.name: o.default for o in OPTIM_OPTIONS if o.name != "lr"}
 
 # Keys that do not change what a run computes, so a resumed run may change them.
 BOOKKEEPING_KEYS = bookkeeping_keys(TRAIN_OPTIONS, "train.") | bookkeeping_keys(DATA_OPTIONS, "data.") | {"name"}
 # The length of a run: it may grow when a run is resumed (ddgan.core.trainer announces what that changes).
 LENGTH_KEYS = {"train.steps", "train.epochs"}
-
-
-def with_defaults(config):
-    config = copy.deepcopy(config)
-    config["train"] = {**TRAIN_DEFAULTS, **config.get("train", {})}
-    config["optim"] = {**OPTIM_DEFAULTS, **config.get("optim", {})}
-    return config
 
 
 def validate(config):

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from ddgan.base.io import atomic_write_text
 from ddgan.core.checkpoint import (STATE_FORMAT, atomic_save, check_same_config, load_file,
                                    load_state_dict_checked, save_snapshot)
-from ddgan.core.config import ConfigError, validate, with_defaults
+from ddgan.core.config import ConfigError, validate
 from ddgan.core.interrupts import StopRequest, ignore_stop_signals
 from ddgan.core.methods import build_method
 from ddgan.core.monitoring import TrainingMonitor, tracker_for
@@ -105,7 +105,7 @@ class Trainer:
 
     def __init__(self, config, run_dir, accelerator=None):
         # config and run directory: every check that needs no data comes first
-        self.config = validate(with_defaults(config))
+        self.config = validate(config)
         self.run_dir = Path(run_dir)
         check_run_dir(self.run_dir, self.config, STATE_FILE)
         train, optim = self.config["train"], self.config["optim"]

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from baselines.presets import (CIFAR10_PRESETS, DEMO_DATASETS, DEMO_METHODS, DEMO_SAMPLING, DEMO_STEPS,
                                cifar10_config, ddim_table_options, demo_config)
 from baselines.unet import DDPMUNet, Downsample
-from ddgan.core.config import ConfigError, validate, with_defaults
+from ddgan.core.config import ConfigError, validate
 from ddgan.core.methods import build_method
 from ddgan.core.trainer import train
 
@@ -68,7 +68,7 @@ def test_demo_config_refuses_unknown_names():
 
 @pytest.mark.parametrize("method", CIFAR10_PRESETS)
 def test_cifar10_configs_are_complete_and_build(method):
-    config = validate(with_defaults(cifar10_config(method)))
+    config = validate(cifar10_config(method))
     assert config["data"]["dataset"] == "cifar10" and config["data"]["shape"] == [3, 32, 32]
     built = build_method(config, sampling_only=True)
     assert built.nfe() >= 1

@@ -7,7 +7,7 @@ import torch
 
 from ddgan.cli import main
 from ddgan.core.checkpoint import load_snapshot
-from ddgan.core.config import ConfigError, validate, with_defaults
+from ddgan.core.config import ConfigError, validate
 from ddgan.core.trainer import STATE_FILE, Trainer, train
 from ddgan.presets import mixture25_ddgan, stacked_digits_ddgan
 
@@ -50,7 +50,7 @@ def test_run_directory_holds_config_log_state_and_snapshot(tmp_path):
     train(config, tmp_path, progress=False)
     saved = json.loads((tmp_path / "config.json").read_text())
     # the complete config: the preset's keys as given, every other key at its Option default
-    assert saved["method"] == validate(with_defaults(config))["method"] and saved["train"]["steps"] == 8
+    assert saved["method"] == validate(config)["method"] and saved["train"]["steps"] == 8
     assert config["method"].items() <= saved["method"].items() and "diversity_weight" not in config["method"]
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [4, 8]
