@@ -227,8 +227,9 @@ def load_metric_networks(metrics, protocols, dataset: str, reference, device, *,
     return MetricNetworks(extractors, inception, space, classifier, vgg, weights)
 
 
-def sample_count(metrics, dataset: str, n_samples, from_callable: bool, network, allow_fewer_samples: bool) -> int | None:
-    """The number of samples to evaluate (None: all in the folder); refuses what the protocol or the metrics rule out."""
+def sample_count(metrics, dataset: str, n_samples, from_callable: bool, network,
+                 allow_fewer_samples: bool) -> int | None:
+    """The number of samples to evaluate (None: all in the folder); refuses what the protocol or metrics rule out."""
     if "time" in metrics and not from_callable:
         raise MetricsError("the time metric needs a sampler (--checkpoint or a callable), not a sample folder")
     needed = required_samples(metrics, dataset)

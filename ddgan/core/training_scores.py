@@ -22,7 +22,7 @@ import torch
 from ddgan.core.config import ConfigError
 from ddgan.datasets.specs import dataset_kind
 
-DEMO_CLASSIFIER = {}    # training options of the 8x8 digits' classifier: small_digits_classifier's (a test shortens them)
+DEMO_CLASSIFIER = {}    # the 8x8 digits' classifier trains with small_digits_classifier's options (tests shorten them)
 
 
 @dataclass
