@@ -2,7 +2,9 @@
 
 The targets share one folder, as they do for a user: the CIFAR-10 data and the DDGAN T = 4 run made
 by `cifar10` are reused by `table2`. They run with the default paths from a temporary working
-directory, which also checks that smoke outputs stay under runs/smoke/.
+directory, which also checks that smoke outputs stay under runs/smoke/. A test that reuses what
+another target made runs that target first (all skips when an earlier test ran it), so each test
+also passes alone.
 """
 import csv
 import json
@@ -34,6 +36,12 @@ def run_smoke(capsys, target, *extra):
     captured = capsys.readouterr()
     assert status == 0, captured.err[-3000:]
     return captured.out
+
+
+def reusing(capsys, *targets):
+    """Run the targets whose data and runs a test reuses; each stage an earlier test finished is skipped."""
+    for target in targets:
+        run_smoke(capsys, target)
 
 
 def rows_of(dataset):
@@ -69,6 +77,7 @@ def test_cifar10_from_archive_to_comparison_then_skips_finished_stages(workdir, 
 
 def test_table2_resumes_an_interrupted_training_and_reuses_the_cifar10_run(workdir, capsys):
     profile = make_profile("smoke")
+    reusing(capsys, "cifar10")
     run_dir = profile.run_dir("cifar10", "ddgan-T1")
     train(profile.scale_config(get_preset("cifar10_T1")), run_dir, stop_at=1, progress=False)   # interrupted
     out = run_smoke(capsys, "table2")
@@ -111,6 +120,7 @@ def test_eval_official_reads_a_checkpoint_in_the_official_layout(workdir, capsys
 
 
 def test_table1_trains_the_baselines_and_reuses_the_ddgan_run(workdir, capsys):
+    reusing(capsys, "cifar10")
     out = run_smoke(capsys, "table1")
     assert "[train] cifar10/ddgan-T4\n[skip] train" in out
     rows = {(row["method"], row["variant"]): row for row in rows_of("cifar10") if row["target"] == "table1"}
@@ -123,6 +133,7 @@ def test_table1_trains_the_baselines_and_reuses_the_ddgan_run(workdir, capsys):
 
 
 def test_ddim_table_samples_the_ddpm_model_of_table1(workdir, capsys):
+    reusing(capsys, "table1")
     out = run_smoke(capsys, "ddim-table")
     assert "[train] cifar10/ddpm\n[skip] train" in out
     variants = {row["variant"] for row in rows_of("cifar10") if row["target"] == "ddim-table"}
