@@ -46,9 +46,10 @@ def cmd_train(args):
     from ddgan.core.run_dir import default_run_dir
     from ddgan.core.trainer import STATE_FILE, train
     base = base_config(args)
-    config = validate(apply_overrides(base, args.set))
+    config = apply_overrides(base, args.set)     # validated where it enters the trainer
     run_dir = args.run_dir
-    if run_dir is None:
+    if run_dir is None:     # named by what the overrides change in the complete config
+        config = validate(config)
         run_dir, differences = default_run_dir(validate(base), config)
         if differences:
             print(f"run directory {run_dir} (for " + ", ".join(f"{k}={json.dumps(v)}" for k, v in differences.items())
