@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from baselines.presets import DEMO_DATASETS, DEMO_METHODS, DEMO_SAMPLING, DEMO_STEPS, demo_config
 from ddgan.core.methods import build_method
+from ddgan.datasets.specs import dataset_kind
 from ddgan.presets import mixture25_ddgan, stacked_digits_ddgan
 
 DATASETS = DEMO_DATASETS
@@ -78,7 +79,7 @@ def ddgan_runs(dataset, steps, n_samples):
     runs = []
     for T in (1, 2, 4):
         length = steps["ddgan" if T == 4 else "ddgan_short"]
-        if dataset == "mixture25":
+        if dataset_kind(dataset) == "points":
             config = mixture25_ddgan(num_timesteps=T, steps=length)
         else:
             config = stacked_digits_ddgan(num_timesteps=T, steps=length, **DIGITS_NETWORK)
@@ -107,7 +108,7 @@ def baseline_runs(dataset, profile, samples):
             options_by_label = {"DDPM 4 steps": {"steps": 4}, **options_by_label}
         sampler = build_method(config, sampling_only=True)      # the method answers its NFE
         for label, options in options_by_label.items():
-            slow = dataset == "stacked_digits" and sampler.nfe(**options) >= 1000
+            slow = dataset_kind(dataset) == "digits" and sampler.nfe(**options) >= 1000
             n = samples["slow_digits"] if slow else samples["default"]
             if profile == "smoke" and "steps" in options:
                 options = {**options, "steps": min(options["steps"], SMOKE_SAMPLING_STEPS)}
