@@ -76,7 +76,7 @@ def measure_time(run, work, evaluation):
     return timing.time_s
 
 
-def main(argv=None):
+def parse_arguments(argv):
     parser = argparse.ArgumentParser(prog="python -m ddgan.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="quick", choices=sorted(STEPS))
     parser.add_argument("--out", default=None, type=Path,
@@ -94,6 +94,11 @@ def main(argv=None):
                         help="default: the profile's (quick: mixture25; full: both)")
     args = parser.parse_args(argv)
     args.datasets = args.datasets or list(PROFILE_DATASETS[args.profile])
+    return args
+
+
+def main(argv=None):
+    args = parse_arguments(argv)
     started, commit = time.time(), git_commit()   # the code that runs is the code at start
     work = args.work or Path("runs/demo") / args.profile
     work.mkdir(parents=True, exist_ok=True)
