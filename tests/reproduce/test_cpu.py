@@ -22,7 +22,7 @@ from reproduce.cpu_report import TABLE3_FIELDS, cpu_section, training_state
 from reproduce.evaluation import logged_training_seconds, profile_reference, profile_sample_count, training_record
 from reproduce.local_archives import LocalArchiveError, mnist_archive
 from reproduce.pipeline import RunOptions, run_target
-from reproduce.profiles import CPU_WIDTH, ProfileError, make_profile
+from reproduce.profiles import CPU_WIDTH, ProfileError, cpu_mixed_precision, make_profile
 from reproduce.smoke_data import SMOKE_COUNTS, spec_overrides
 from reproduce.targets import TargetError, get_target
 
@@ -37,13 +37,14 @@ def test_cpu_profile_folders_and_small_networks():
     assert discriminator["arch"] == "conv_discriminator"
     for spec in (generator, discriminator):
         assert spec["channel_mult"] == CPU_WIDTH["channel_mult"]
-    # StackedMNIST's D is wider than the common width (at 16 it sat at chance), with their own lrs
-    assert generator["base_channels"] == CPU_WIDTH["base_channels"] < discriminator["base_channels"] == 32
+    # StackedMNIST's networks are wider than the common width (a base-16 G drew blobs, a base-16 D sat at chance)
+    assert generator["base_channels"] == discriminator["base_channels"] == 32 > CPU_WIDTH["base_channels"]
     assert discriminator.get("minibatch_std", False) is False
-    assert config["optim"]["lr"] == {"generator": 2e-4, "discriminator": 2e-4}
-    # scored every 250 steps with the classifier the pipeline trains first (the best snapshot is evaluated)
-    assert (config["train"]["eval_every"], config["train"]["eval_samples"], config["train"]["channels_last"]) == \
-        (250, 2000, True)
+    assert config["optim"]["lr"] == {"generator": 2e-4, "discriminator": 2e-4} and config["optim"]["ema_decay"] == 0.999
+    # 10,000 steps in bf16 where the CPU has it, scored every 500 steps with the classifier the pipeline trains
+    # first (the best snapshot is evaluated)
+    assert (config["train"]["steps"], config["train"]["eval_every"], config["train"]["eval_samples"]) == (10_000, 500, 5000)
+    assert config["train"]["mixed_precision"] == cpu_mixed_precision(announce=lambda line: None)
     assert config["train"]["eval_classifier"] == str(profile.digit_classifier) == "runs/cpu/stackedmnist/digit_classifier.pt"
     cifar = profile.scale_config(get_preset("cifar10"))
     assert cifar["networks"]["generator"]["base_channels"] == CPU_WIDTH["base_channels"]
@@ -52,7 +53,7 @@ def test_cpu_profile_folders_and_small_networks():
     assert config["method"] == {**get_preset("stackedmnist")["method"], "diversity_weight": 0.1}
     assert cifar["method"] == get_preset("cifar10")["method"]
     assert config["train"]["steps"] == profiles.CPU_DDGAN_STEPS["stackedmnist"] and config["train"]["epochs"] is None
-    assert config["optim"]["ema_decay"] == profiles.CPU_OPTIM["ema_decay"] and config["name"].endswith("-cpu")
+    assert cifar["optim"]["ema_decay"] == profiles.CPU_OPTIM["ema_decay"] and config["name"].endswith("-cpu")
 
 
 def test_cpu_ddpm_has_the_generator_width_and_the_ddgan_wall_clock():
