@@ -45,7 +45,10 @@ def write_curves(stem: Path, runs: dict, reference: dict | None = None) -> list[
                   "runs": {label: {"run_dir": str(run_dir), "config": json.loads(
                       (Path(run_dir).expanduser() / "config.json").read_text())} for label, run_dir in runs.items()}}
     stem.with_suffix(".json").write_text(json.dumps(provenance, indent=1) + "\n")
+    samples = sorted({run["config"].get("train", {}).get("eval_samples") for run in provenance["runs"].values()} - {None})
     figure, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.4))
+    if samples:
+        figure.suptitle(f"scores of {' / '.join(f'{n:,}' for n in samples)} samples per evaluation", fontsize=9)
     for axis, (key, title) in zip(axes, PANELS):
         for label, rows in curves.items():
             points = [(row["step"], row[key]) for row in rows if key in row]
