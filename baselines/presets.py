@@ -16,9 +16,7 @@ from ddgan.small_presets import SMALL_OPTIM, SMALL_SIZES, SMALL_TRAIN, small_dat
 DEMO_DATASETS = ("mixture25", "stacked_digits")
 
 # Training steps per profile, dataset and method ("quick": the default `make demo`, which trains only the
-# DDPM of these on the 25-Gaussians). Measured on the 2-core CPU with one thread per run (ms/step, under
-# load, before the Fourier features): mixture25 ddpm 10, vae 13, ldm 15, vdm 17; stacked_digits ddpm 47,
-# vae 43, ldm 30, vdm 50.
+# DDPM of these on the 25-Gaussians); the step costs behind them are in docs/demo-budgets.md.
 DEMO_STEPS = {
     "quick": {"mixture25": {"ddpm": 4000, "vae": 2000, "ldm": 3000, "vdm": 3000},
               "stacked_digits": {"ddpm": 1000, "vae": 1000, "ldm": 1500, "vdm": 1000}},

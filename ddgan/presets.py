@@ -18,9 +18,8 @@ def ddgan_method(num_timesteps, nz, r1_gamma, lazy_reg, **extra):
 # range cuts a mode, and at DDGAN's first noise level (std 0.69) neighbouring modes stay apart. Every 2-D
 # denoiser / generator / decoder of every method is this MLP family. Fourier features of the inputs
 # (frequencies 1..32 rad per unit) let an MLP draw modes 0.05 wide over a range of 8: the last DDGAN step
-# maps x_1 to the nearest modes, a staircase that plain coordinates learn slowly (measured, 6000 steps, one
-# thread: high-quality 0.53 with them, 0.02 without). The discriminator sees plain coordinates: with
-# Fourier features it sharpened faster (0.77) but starved whole columns of the grid (KL 0.14 against 0.003).
+# maps x_1 to the nearest modes, a staircase that plain coordinates learn slowly. The discriminator sees
+# plain coordinates: with Fourier features it starved whole columns of the grid (docs/demo-budgets.md).
 MIXTURE25_DATA = {"dataset": "mixture25", "size": 100_000, "seed": 0, "shape": [2], "scale": 1.0}
 MIXTURE25_MLP = {"data_dim": 2, "hidden": 256, "depth": 3, "fourier_octaves": 6}
 MIXTURE25_DISCRIMINATOR = {"arch": "mlp_discriminator", "data_dim": 2, "hidden": 256, "depth": 3}
