@@ -89,3 +89,12 @@ def test_fid_ceiling_counts_the_inception_arithmetic_and_derives_its_ceiling(tmp
     before = r["network"]["before"]["images_per_second"]
     assert abs(r["ceiling_speedup_over_before"] - r["ceiling_images_per_second"] / before) < 1e-9
     assert "| largest possible speed-up over `before` in float32 |" in json_path.with_suffix(".md").read_text()
+
+
+def test_the_precision_benchmark_builds_every_cpu_profile_pair_without_prepared_data(tmp_path, monkeypatch):
+    from benchmarks.bench_cpu_precision import Iteration, cpu_profile_configs
+    monkeypatch.setenv("DDGAN_DATA", str(tmp_path))          # nothing prepared there
+    configs = cpu_profile_configs()
+    assert {"stackedmnist ddgan-T4", "stackedmnist ddgan-T1", "cifar10_subset ddgan-T4", "cifar10_subset ddpm"} <= set(configs)
+    iteration = Iteration(configs["cifar10_subset ddpm"], "bf16")
+    assert iteration.batch.shape == (64, 3, 32, 32) and iteration.seconds(1) > 0
