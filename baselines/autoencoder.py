@@ -47,6 +47,10 @@ class ResidualBlock(nn.Module):
 
 
 class ConvEncoder(nn.Module):
+    """Images x -> (mean, log variance) of q(z | x), z a latent image with latent_channels channels."""
+
+    OPTION_FIELDS = {"latent_channels": dict(type=int, min=1, help="channels of the latent image")}
+
     def __init__(self, image_size=8, in_channels=3, base_channels=64, channel_mult=(1, 2), num_res_blocks=1,
                  latent_channels=4):
         super().__init__()
@@ -68,6 +72,10 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
+    """A latent image z -> the mean of p(x | z)."""
+
+    OPTION_FIELDS = {"latent_channels": dict(type=int, min=1, help="channels of the latent image")}
+
     def __init__(self, image_size=8, out_channels=3, base_channels=64, channel_mult=(1, 2), num_res_blocks=1,
                  latent_channels=4):
         super().__init__()
@@ -98,6 +106,8 @@ def mlp(widths):
 class MLPEncoder(nn.Module):
     """x -> (mean, log variance) of q(z | x); optional Fourier features of x, as the 2-D denoisers."""
 
+    OPTION_FIELDS = {"latent_dim": dict(type=int, min=1, help="dimension of the latent z")}
+
     def __init__(self, data_dim=2, latent_dim=2, hidden=256, depth=3, fourier_octaves=0):
         super().__init__()
         self.features = FourierFeatures(fourier_octaves)
@@ -110,6 +120,8 @@ class MLPEncoder(nn.Module):
 
 class MLPDecoder(nn.Module):
     """z -> x; optional Fourier features of z (a map onto sharp clusters is a staircase in z)."""
+
+    OPTION_FIELDS = {"latent_dim": dict(type=int, min=1, help="dimension of the latent z")}
 
     def __init__(self, data_dim=2, latent_dim=2, hidden=256, depth=3, fourier_octaves=0):
         super().__init__()

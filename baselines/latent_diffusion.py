@@ -57,6 +57,9 @@ class LatentDiffusionError(RuntimeError):
 class LatentGenerator(nn.Module):
     """The sampling network of latent diffusion: latent denoiser + decoder + latent scale."""
 
+    OPTION_FIELDS = {"denoiser": dict(type=dict, help="the latent denoiser's network spec ({arch: ..., ...})"),
+                     "decoder": dict(type=dict, help="the decoder's network spec ({arch: ..., ...})")}
+
     def __init__(self, denoiser, decoder):
         super().__init__()
         self.denoiser = build_network(denoiser)

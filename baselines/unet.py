@@ -87,6 +87,16 @@ class Upsample(nn.Module):
 
 
 class DDPMUNet(nn.Module):
+    """The DDPM eps-model `net(x, t) -> eps` (35.7M parameters at the CIFAR-10 defaults)."""
+
+    OPTION_FIELDS = {
+        "out_channels": dict(type=int, min=1, allow_none=True, help="channels of the output (null: in_channels)"),
+        "ch": dict(type=int, min=1, help="channels at the full resolution; level i has ch * ch_mult[i]"),
+        "ch_mult": dict(type=list, items=int, min=1,
+                        help="one width multiplier per resolution level; the resolution halves between levels"),
+        "norm_groups": dict(type=int, min=1, help="GroupNorm groups; every width must be divisible by it"),
+    }
+
     def __init__(self, image_size=32, in_channels=3, out_channels=None, ch=128, ch_mult=(1, 2, 2, 2),
                  num_res_blocks=2, attn_resolutions=(16,), dropout=0.1, norm_groups=32):
         super().__init__()

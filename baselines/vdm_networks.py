@@ -81,6 +81,17 @@ def fourier_features(z, start, stop):
 class VDMModel(nn.Module):
     """Noise schedule + eps-model: `gamma(t)`, `gamma_derivative(t)`, `eps(z_t, gamma_t)`."""
 
+    OPTION_FIELDS = {
+        "denoiser": dict(type=dict, help="the eps-model's network spec ({arch: ..., ...})"),
+        "schedule": dict(type=str, choices=SCHEDULES, help="the noise schedule gamma(t): learned or fixed"),
+        "gamma_min": dict(type=float, help="gamma at t = 0 (log SNR is -gamma)"),
+        "gamma_max": dict(type=float, help="gamma at t = 1"),
+        "n_features": dict(type=int, min=1, help="width of the learned schedule's monotone network"),
+        "fourier_features": dict(type=list, items=int, length=2, allow_none=True,
+                                 help="[start, stop]: sin/cos features of z_t at 2^k, start <= k < stop (null: none)"),
+        "residual_eps": dict(type=bool, help="the eps-model predicts eps - z_t (adds z_t to its output)"),
+    }
+
     def __init__(self, denoiser, schedule="learned_nnet", gamma_min=-13.3, gamma_max=5.0, n_features=1024,
                  fourier_features=None, residual_eps=False):
         super().__init__()

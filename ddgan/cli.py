@@ -92,22 +92,14 @@ def option_sections():
 
 
 def network_lines(arch, prefix):
-    """An architecture's keys: its class's keyword arguments, with their defaults (networks declare no ranges)."""
+    """An architecture's keys, as the method's: what each accepts, its default and help."""
     import inspect
 
     from ddgan.nets import network_class
+    from ddgan.nets.options import network_options
     cls = network_class(arch)
     summary = (inspect.getdoc(cls) or "").split("\n\n")[0].replace("\n", " ")
-    lines = [f"architecture {arch} (arch={arch}): {summary}"]
-    for name, parameter in inspect.signature(cls).parameters.items():
-        default = parameter.default
-        if default is inspect.Parameter.empty:
-            lines.append(f"  {prefix}{name}: required")
-            continue
-        kind = type(default).__name__ if default is not None else "any"
-        kind = {"tuple": "list", "NoneType": "any"}.get(kind, kind)
-        lines.append(f"  {prefix}{name}: {kind} (default {json.dumps(default)})")
-    return lines
+    return [f"architecture {arch} (arch={arch}): {summary}"] + [f"  {prefix}{o.describe()}" for o in network_options(cls)]
 
 
 def network_architectures(name, preset):

@@ -4,11 +4,10 @@ Sections: method, networks, data, optim, train. A preset is a complete config; c
 overrides use dotted keys, e.g. `--set method.num_timesteps=2 train.steps=500`.
 """
 import copy
-import inspect
 import json
 
 from ddgan.base import registry
-from ddgan.base.options import ConfigError, Option, bookkeeping_keys, check_section, suggestion
+from ddgan.base.options import REQUIRED, ConfigError, Option, bookkeeping_keys, check_section, check_value, suggestion
 from ddgan.datasets.specs import DATASETS
 
 SECTIONS = ("method", "networks", "data", "optim", "train")
@@ -141,9 +140,11 @@ def validate(config):
 
 
 def check_network(spec, key):
-    """A network spec names a registered architecture and only keywords its class takes (nested
-    specs, e.g. a latent generator's denoiser, likewise)."""
+    """A network spec names a registered architecture and only keywords its class takes, each of the type
+    and in the range its Option declares (ddgan/nets/options.py); nested specs, e.g. a latent generator's
+    denoiser, likewise. The spec is returned as given: the constructor's defaults are not written into it."""
     from ddgan.nets import network_class
+    from ddgan.nets.options import network_options
     ARCHITECTURES = registry.ARCHITECTURES.names()
     if not isinstance(spec, dict) or "arch" not in spec:
         raise ConfigError(f"{key} must be a mapping with an 'arch' key (one of {', '.join(sorted(ARCHITECTURES))}), "
@@ -152,15 +153,19 @@ def check_network(spec, key):
         raise ConfigError(f"{key}.arch: unknown network architecture {spec['arch']!r}; "
                           f"{suggestion(str(spec['arch']), list(ARCHITECTURES))}"
                           f"known: {', '.join(sorted(ARCHITECTURES))}")
-    accepted = [p for p in inspect.signature(network_class(spec["arch"])).parameters]
+    options = {option.name: option for option in network_options(network_class(spec["arch"]))}
     for name, value in spec.items():
         if name == "arch":
             continue
-        if name not in accepted:
+        if name not in options:
             raise ConfigError(f"unknown key {key}.{name}: network {spec['arch']!r} does not take it; "
-                              f"{suggestion(name, accepted, key + '.')}it takes {', '.join(accepted)}")
+                              f"{suggestion(name, list(options), key + '.')}it takes {', '.join(options)}")
+        check_value(options[name], value, f"{key}.{name}")
         if isinstance(value, dict) and "arch" in value:
             check_network(value, f"{key}.{name}")
+    missing = [name for name, option in options.items() if option.default is REQUIRED and name not in spec]
+    if missing:
+        raise ConfigError(f"{key} ({spec['arch']}) needs {', '.join(f'{key}.{name}' for name in missing)}")
     return spec
 
 

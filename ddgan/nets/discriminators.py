@@ -67,6 +67,8 @@ class TimeDependentDiscriminator(nn.Module):
     """Shared body of both discriminators; ``stages`` lists (in_mult, out_mult, downsample) per block
     in units of ngf."""
 
+    OPTION_FIELDS = {"ngf": dict(type=int, min=1, help="the base width; the blocks have 2-8 x ngf channels")}
+
     def __init__(self, in_channels, ngf, t_emb_dim, stages, final_conv_scale):
         super().__init__()
         self.in_channels = in_channels

@@ -84,6 +84,13 @@ class NCSNppGenerator(nn.Module):
         use_tanh: squash the output to [-1, 1] (the official ``not_use_tanh`` negated).
     """
 
+    OPTION_FIELDS = {
+        "nz": dict(type=int, min=1, help="dimension of the latent z"),
+        "n_mlp": dict(type=int, min=1, help="layers of the mapping network from z to the style vector"),
+        "fir_kernel": dict(type=list, items=int, help="taps of the FIR filter of up- and downsampling"),
+        "use_tanh": dict(type=bool, help="squash the output into [-1, 1] with tanh (the official code does)"),
+    }
+
     def __init__(
         self,
         image_size=32,

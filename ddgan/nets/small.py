@@ -65,6 +65,9 @@ class FourierFeatures(nn.Module):
 class MLPDenoiser(nn.Module):
     """MLP generator / denoiser for vector data: every layer is conditioned on t (and z if nz > 0)."""
 
+    OPTION_FIELDS = {"output": dict(type=str, choices=tuple(OUTPUTS),
+                                    help="the last layer: linear, or tanh into [-1, 1] (images)")}
+
     def __init__(self, data_dim=2, nz=0, hidden=256, depth=3, t_dim=64, z_dim=64, output="linear", fourier_octaves=0):
         super().__init__()
         self.nz = nz
@@ -150,6 +153,9 @@ class ConvUNet(nn.Module):
     """A small U-Net `net(x, t, z=None)` for images: num_res_blocks residual blocks per resolution on each
     side, one skip connection per resolution (the last down-block's output)."""
 
+    OPTION_FIELDS = {"output": dict(type=str, choices=tuple(OUTPUTS),
+                                    help="the last layer: linear, or tanh into [-1, 1] (images)")}
+
     def __init__(self, image_size=8, in_channels=3, base_channels=64, channel_mult=(1, 2), nz=0,
                  z_emb_dim=64, t_dim=64, output="tanh", num_res_blocks=1):
         super().__init__()
@@ -210,6 +216,11 @@ class ConvDiscriminator(nn.Module):
     conv before the sum, so D sees how alike the samples of a batch are (off: the original small D).
     spectral_norm: divide every conv and linear weight by its largest singular value (one power
     iteration per training forward), a departure from the paper's D that bounds how fast D can change."""
+
+    OPTION_FIELDS = {
+        "minibatch_std": dict(type=bool, help="add a minibatch-stddev channel before the head, as the paper's Ds"),
+        "spectral_norm": dict(type=bool, help="spectral normalisation of every layer (a departure from the paper)"),
+    }
 
     def __init__(self, in_channels=3, base_channels=64, channel_mult=(1, 2), t_dim=64, minibatch_std=False,
                  spectral_norm=False):

@@ -19,6 +19,10 @@ BAD_INPUTS = [
     (["trian.steps=50"], "unknown section 'trian'; did you mean train?"),
     (["networks.generator.hiden=3"], "unknown key networks.generator.hiden: network 'mlp' does not take it; "
                                      "did you mean networks.generator.hidden?"),
+    (["networks.generator.hidden=0"], "networks.generator.hidden must be an integer >= 1, got 0 "
+                                      "(width of the hidden layers)"),
+    (["networks.generator.output=sigmoid"], "networks.generator.output must be one of 'linear', 'tanh', got 'sigmoid'"),
+    (["networks.discriminator.depth=2.5"], "networks.discriminator.depth must be an integer >= 1, got 2.5"),
     (["optim.lr.genrator=1e-4"], "unknown key optim.lr.genrator: DDGAN T=4 has no optimiser 'genrator'; "
                                  "did you mean optim.lr.generator?"),
     (["method.lazy_reg=-1"], "method.lazy_reg must be an integer >= 1 or null, got -1"),

@@ -44,12 +44,13 @@ def test_options_of_one_network_by_its_key_or_architecture(capsys):
     assert main(["options", "networks.generator", "--preset", "small32"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("architecture conv_unet (arch=conv_unet):")
-    assert "  networks.generator.base_channels: int (default 64)" in out
+    assert ("  networks.generator.base_channels: an integer >= 1 (default 64). channels at the full resolution; "
+            "level i has base_channels * channel_mult[i]") in out
     assert main(["options", "networks.discriminator"]) == 0          # every preset's discriminator
     out = capsys.readouterr().out
     assert "architecture small_discriminator" in out and "architecture conv_discriminator" in out
     assert main(["options", "ncsnpp"]) == 0
-    assert "networks.NET.attn_resolutions: list" in capsys.readouterr().out
+    assert "networks.NET.attn_resolutions: a list of integers each >= 1 (default [16])." in capsys.readouterr().out
     assert main(["options", "method"]) == 0
     assert "method vdm (method.name=vdm):" in capsys.readouterr().out
 

@@ -281,3 +281,36 @@ def test_small_conv_unet_with_more_blocks_per_level_keeps_the_one_block_layout()
     assert out.shape == x.shape
     out.sum().backward()                      # every block is on the path from input to output
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in two.parameters())
+
+
+def test_every_architecture_declares_each_key_with_its_constructor_default():
+    """`ddgan options` and the config check read network_options; a keyword added to a constructor
+    without a declaration, or a default written twice, cannot drift apart."""
+    import inspect
+
+    from ddgan.base import registry
+    from ddgan.base.options import REQUIRED
+    from ddgan.nets.options import network_options
+    for arch in registry.ARCHITECTURES.names():
+        cls = registry.ARCHITECTURES.get(arch)
+        options = network_options(cls)
+        parameters = inspect.signature(cls).parameters
+        assert [o.name for o in options] == list(parameters), arch
+        for option in options:
+            default = parameters[option.name].default
+            expected = REQUIRED if default is inspect.Parameter.empty else default
+            assert option.default == (list(expected) if isinstance(expected, tuple) else expected), (arch, option.name)
+            assert option.help, (arch, option.name)
+
+
+def test_an_undeclared_constructor_keyword_is_refused_by_name():
+    from torch import nn
+
+    from ddgan.nets.options import network_options
+
+    class Widened(nn.Module):
+        def __init__(self, hidden=8, widening=2):
+            super().__init__()
+
+    with pytest.raises(TypeError, match="Widened takes 'widening', which neither"):
+        network_options(Widened)
