@@ -1,4 +1,6 @@
-"""What the machine can compute fast: bf16 on this CPU or GPU."""
+"""What the machine can compute fast (bf16 on this CPU or GPU) and how much memory a run takes of it."""
+import os
+import resource
 from pathlib import Path
 from typing import NamedTuple
 
@@ -26,3 +28,13 @@ def bf16_support(device="cpu", cpuinfo=Path("/proc/cpuinfo")):
     if present:
         return Bf16Support(True, f"the CPU has {', '.join(f.upper() for f in present)}")
     return Bf16Support(False, "the CPU has neither AVX512_BF16 nor AMX, so bf16 would be emulated (slower than float32)")
+
+
+def memory_use(device):
+    """(the most memory this process has held on `device`, the device's total), in bytes: resident memory
+    against physical memory on the CPU, allocated against total on a GPU."""
+    import torch
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device), torch.cuda.get_device_properties(device).total_memory
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss     # KiB on Linux
+    return peak_kib * 1024, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

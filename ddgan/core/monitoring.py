@@ -20,6 +20,7 @@ from accelerate.utils import gather_object
 
 from ddgan.core.checkpoint import load_snapshot, save_snapshot
 from ddgan.core.config import ConfigError, flatten, validate
+from ddgan.core.hardware import memory_use
 from ddgan.core.sample_grids import grid_sample_count, save_sample_picture
 from ddgan.core.sampler import Sampler
 from ddgan.core.training_scores import build_periodic_score
@@ -32,10 +33,13 @@ EVAL_SEED_OFFSET = 54321
 GRID_COST_WARNING = 0.05
 # the early warning about a run too large for the machine: measured over the first PACE_STEPS steps (or
 # the first, when it is slower than PACE_SLOW_STEP seconds), given when the rest would take longer than
-# PACE_WARNING_HOURS; the preset it names has at most SMALLER_PRESET_SHARE of the run's parameters
+# PACE_WARNING_HOURS, or when the run already holds more than MEMORY_WARNING_SHARE of the device's memory
+# (after its first steps a run holds what it will hold: weights, optimiser state and one step's activations);
+# the preset it names has at most SMALLER_PRESET_SHARE of the run's parameters
 PACE_STEPS = 3
 PACE_SLOW_STEP = 60.0
 PACE_WARNING_HOURS = 24
+MEMORY_WARNING_SHARE = 0.75
 SMALLER_PRESET_SHARE = 0.25
 
 
@@ -204,20 +208,28 @@ class TrainingMonitor:
 
     def check_pace(self, step):
         """Once, after PACE_STEPS steps (or a first step slower than PACE_SLOW_STEP seconds): a CPU run
-        projected to take more than PACE_WARNING_HOURS says so in one line, with the measured pace and a
-        preset of the same method and data shape with far fewer parameters, if there is one."""
+        projected to take more than PACE_WARNING_HOURS, or a run holding more than MEMORY_WARNING_SHARE
+        of its device's memory, says so in one line, with the measured pace and memory and a preset of
+        the same method and data shape with far fewer parameters, if there is one."""
         steps = step - self.start_step
         seconds = time.time() - self.started - self.watch_seconds
         if self.pace_checked or not (steps >= PACE_STEPS or seconds >= PACE_SLOW_STEP):
             return
         self.pace_checked = True
+        device = self.trainer.device
         remaining = (self.trainer.total_steps - step) * seconds / steps
-        if self.trainer.device.type != "cpu" or remaining < 3600 * PACE_WARNING_HOURS or not self.main:
+        used, total = memory_use(device)
+        too_slow = device.type == "cpu" and remaining >= 3600 * PACE_WARNING_HOURS
+        too_big = used > MEMORY_WARNING_SHARE * total
+        if not (too_slow or too_big) or not self.main:
             return
+        problems = [f"the remaining {self.trainer.total_steps - step:,} steps would take {duration(remaining)}"
+                    ] if too_slow else []
+        if too_big:
+            problems.append(f"it holds {used / 2**30:.1f} GiB of the {total / 2**30:.1f} GiB here")
         preset = smaller_preset(self.trainer.config, self.trainer.method)
         instead = f"; for this machine use a smaller preset: --preset {preset}" if preset else ""
-        print(f"warning: {seconds / steps:.3g} s/step on this {self.trainer.device.type}: the remaining "
-              f"{self.trainer.total_steps - step:,} steps would take {duration(remaining)}{instead} "
+        print(f"warning: {seconds / steps:.3g} s/step on this {device.type}: {' and '.join(problems)}{instead} "
               "(`ddgan presets` lists each preset's size and hardware)", flush=True)
 
     def warn_if_grids_are_costly(self, step, grid_seconds):

@@ -122,3 +122,25 @@ def test_a_second_ctrl_c_stops_at_once_keeping_the_last_saved_state(tmp_path, bl
     assert "SIGINT again: stopping now; the last saved training state is kept" in "".join(lines)
     state = load_file(tmp_path / "run" / STATE_FILE, "training state")
     assert state["step"] >= 1 and torch.is_tensor(state["rng"][0]["torch"])
+
+
+def test_a_run_holding_most_of_the_memory_says_so_early(tmp_path, capsys, monkeypatch):
+    from ddgan.core import monitoring
+    # a fast run that the machine cannot hold: 20 of 24 GiB, as the cifar10 preset on this 2-core machine
+    monkeypatch.setattr(monitoring, "memory_use", lambda device: (20 * 2**30, 24 * 2**30))
+    config = tiny_config(steps=10, hidden=1024, depth=3)
+    config["train"].update(sample_every=None, checkpoint_every=10**6)
+    train(config, tmp_path / "run", progress=False)
+    warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1
+    assert re.search(r" s/step on this cpu: it holds 20.0 GiB of the 24.0 GiB here; for this machine use a smaller "
+                     r"preset: --preset mixture25 ", warnings[0])
+
+
+def test_memory_use_reports_this_process_against_the_machine():
+    from ddgan.core.hardware import memory_use
+    used, total = memory_use(torch.device("cpu"))
+    assert 0 < used < total
+    held = torch.ones((used + 64 * 2**20) // 4)      # more than the peak so far, alone, touched
+    assert held[-1] == 1
+    assert memory_use(torch.device("cpu"))[0] >= used + 64 * 2**20
