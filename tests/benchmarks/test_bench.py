@@ -98,3 +98,14 @@ def test_the_precision_benchmark_builds_every_cpu_profile_pair_without_prepared_
     assert {"stackedmnist ddgan-T4", "stackedmnist ddgan-T1", "cifar10_subset ddgan-T4", "cifar10_subset ddpm"} <= set(configs)
     iteration = Iteration(configs["cifar10_subset ddpm"], "bf16")
     assert iteration.batch.shape == (64, 3, 32, 32) and iteration.seconds(1) > 0
+
+
+def test_small_presets_bench_times_every_small_preset_and_a_variant(capsys):
+    from benchmarks.bench_small_presets import PRESETS, main as bench_small
+    rows = bench_small(["--rounds", "1", "--threads", "1", "--no-write",
+                        "--variant", "small32, conv D=small32:networks.discriminator="
+                                     '{"arch":"conv_discriminator","in_channels":3,"base_channels":32,"channel_mult":[1,2,2]}'])
+    assert [row["configuration"] for row in rows] == [*PRESETS, "small32, conv D"]
+    assert all(row["seconds"] > 0 and row["batch"] == 64 for row in rows)
+    assert rows[-1]["parameters"]["discriminator"] < rows[0]["parameters"]["discriminator"]
+    assert "| small32 | generator 0.67M, discriminator 0.80M | 64 |" in capsys.readouterr().out

@@ -33,7 +33,7 @@ def test_small_presets_are_meant_for_a_cpu(name):
 def test_presets_table_shows_resolution_parameters_and_hardware(capsys):
     assert main(["presets"]) == 0
     rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()}
-    assert rows["small32"][1:] == ["ddgan", "cifar10", "32x32", "848k", "CPU"]
+    assert rows["small32"][1:] == ["ddgan", "cifar10", "32x32", "1.5M", "CPU"]
     assert rows["cifar10"][3:] == ["32x32", "61.2M", "GPU"]
 
 
