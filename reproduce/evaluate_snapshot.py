@@ -5,6 +5,8 @@
 The rows are those of the pipeline's evaluation (reproduce.evaluation.evaluate_sampler), with
 `training` saying the run was interrupted and at which step; the run's own stages (train, eval-*)
 are left untouched, so the target still trains it to the end and evaluates the final snapshot later.
+A snapshot of another configuration of the training, run in its own directory, is evaluated with
+--run-dir DIR: its rows name that directory, its config and its steps and seconds.
 The sample grid is written beside the others as <dataset>-<method>-<label>-step<S>.png.
 """
 import argparse
@@ -32,6 +34,9 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--samples", type=int, help="samples for modes and KL (cpu profile; default "
                                                     "reproduce.profiles.CPU_MODE_SAMPLES); the rows record it")
+    parser.add_argument("--run-dir", help="the run directory the snapshot comes from, when it is not the profile's "
+                                          "run of the target (another configuration of it): the rows record its "
+                                          "steps and wall clock, and the grid is drawn from its snapshot")
     parser.add_argument("--with-data", action="store_true",
                         help="also score that many training images (table3: the data row beside the samples)")
     args = parser.parse_args(argv)
@@ -50,7 +55,7 @@ def main(argv=None) -> int:
     if args.with_data:
         real_data_modes(context)
     sampler = load_sampler(args.snapshot, context.device)
-    run_dir = profile.run_dir(training.dataset, training.run)
+    run_dir = Path(args.run_dir).expanduser() if args.run_dir else profile.run_dir(training.dataset, training.run)
     for evaluation in training.evaluations:
         evaluate_sampler(context, sampler, training.dataset, evaluation, run_dir, str(Path(args.snapshot)))
         name = f"{evaluation.method}-{evaluation.label}-step{sampler.step}"

@@ -8,6 +8,7 @@ also passes alone.
 """
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,8 @@ import pytest
 
 from ddgan.core.trainer import train
 from ddgan.presets import get_preset
-from reproduce import run as reproduce_run
+from ddgan.core.checkpoint import load_snapshot
+from reproduce import evaluate_snapshot, run as reproduce_run
 from reproduce.profiles import SMOKE_SAMPLES, SMOKE_SAMPLING_STEPS, SMOKE_TIME_BATCH, make_profile
 
 pytestmark = pytest.mark.slow
@@ -138,3 +140,23 @@ def test_ddim_table_samples_the_ddpm_model_of_table1(workdir, capsys):
     assert "[train] cifar10/ddpm\n[skip] train" in out
     variants = {row["variant"] for row in rows_of("cifar10") if row["target"] == "ddim-table"}
     assert len(variants) == 20 and {"S10_eta0.0", "S1000_eta1.0"} <= variants
+
+
+def test_a_snapshot_of_another_run_directory_is_recorded_as_that_run(workdir, capsys):
+    reusing(capsys, "table3")
+    profile = make_profile("smoke")
+    own = profile.run_dir("stackedmnist", "ddgan-T4")
+    other = SMOKE / "elsewhere" / "ddgan-T4-variant"
+    shutil.copytree(own, other)
+    shutil.rmtree(other / "stages", ignore_errors=True)       # its training is not the pipeline's finished one
+    step = load_snapshot(other / "snapshot.pt")["step"]
+    log = [json.loads(line) for line in (other / "log.jsonl").read_text().splitlines()]
+    last = max(row["step"] for row in log if "seconds" in row and row["step"] <= step)
+    (other / "log.jsonl").write_text("".join(json.dumps({**row, "seconds": 1000.0 + row["step"]} if "seconds" in row
+                                                        else row) + "\n" for row in log))
+    assert evaluate_snapshot.main(["table3", "ddgan-T4", str(other / "snapshot.pt"), "--profile", "smoke",
+                                   "--run-dir", str(other)]) == 0
+    row = rows_of("stackedmnist")[-1]
+    assert row["run_dir"] == str(other) and row["checkpoint"] == str(other / "snapshot.pt")
+    assert row["training"] == {"steps": step, "of_steps": row["config"]["train"]["steps"], "finished": False,
+                               "seconds": 1000.0 + last}
