@@ -59,6 +59,19 @@ class Iteration:
         return (self.seconds(0) + (self.lazy_reg - 1) * self.seconds(1)) / self.lazy_reg
 
 
+def interleaved_rounds(iterations, rounds, warmup=2):
+    """key -> the amortised seconds of each round, every Iteration timed once per round in turn, so that a
+    change in the machine's load reaches them all alike (after `warmup` untimed plain steps each)."""
+    for iteration in iterations.values():
+        for _ in range(warmup):
+            iteration.seconds(1)
+    times = {key: [] for key in iterations}
+    for _ in range(rounds):
+        for key, iteration in iterations.items():
+            times[key].append(iteration.amortised())
+    return times
+
+
 def parameter_counts(method):
     return {name: sum(p.numel() for p in net.parameters()) for name, net in method.networks.items()}
 
@@ -66,13 +79,7 @@ def parameter_counts(method):
 def run(configs, rounds, warmup=2):
     iterations = {(name, precision): Iteration(config, precision)
                   for name, config in configs.items() for precision in PRECISIONS}
-    for it in iterations.values():
-        for _ in range(warmup):
-            it.seconds(1)
-    times = {key: [] for key in iterations}
-    for _ in range(rounds):
-        for key, it in iterations.items():
-            times[key].append(it.amortised())
+    times = interleaved_rounds(iterations, rounds, warmup)
     rows = []
     for name, config in configs.items():
         f32, bf16 = (statistics.median(times[(name, p)]) for p in PRECISIONS)

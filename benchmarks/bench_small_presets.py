@@ -14,7 +14,7 @@ import statistics
 
 import torch
 
-from benchmarks.bench_cpu_precision import Iteration, parameter_counts
+from benchmarks.bench_cpu_precision import Iteration, interleaved_rounds, parameter_counts
 from benchmarks.timing import RESULTS, write_result
 from ddgan.base.provenance import cpu_model, git_commit, now, slug
 from ddgan.core.config import apply_overrides, validate
@@ -28,13 +28,7 @@ BAR_SECONDS = 1.0
 
 def run(configs, rounds, precision, warmup=2):
     iterations = {name: Iteration(config, precision) for name, config in configs.items()}
-    for iteration in iterations.values():
-        for _ in range(warmup):
-            iteration.seconds(1)
-    times = {name: [] for name in iterations}
-    for _ in range(rounds):
-        for name, iteration in iterations.items():
-            times[name].append(iteration.amortised())
+    times = interleaved_rounds(iterations, rounds, warmup)
     return [{"configuration": name, "parameters": parameter_counts(iterations[name].method),
              "batch": configs[name]["train"]["batch_size"], "seconds": statistics.median(times[name]),
              "all": times[name]} for name in configs]
