@@ -8,10 +8,11 @@ The generator is the cpu profile's conv U-Net (reproduce.profiles) at base 32, t
 (four at 64 px); the discriminator is the paper's small one (ddgan.nets.discriminators) at ngf 16 (6 at
 64 px). The cpu profile's conv discriminator sat at chance from the first 100 steps on these images, and
 500 steps gave speckled grids; the paper's D stays ahead of the generator and gave smooth, varied colour
-fields (docs/demo-budgets.md). Measured s/step in results/bench/small-presets-*.md and README.md. The presets train in bf16 where the CPU or GPU computes it
-natively (train.mixed_precision "auto"), warm the EMA up so that a short run's grids show samples
-(optim.ema_warmup), and use no loader workers: a prepared dataset is a memory-mapped array, and
-workers would only compete with training for the cores.
+fields (docs/small-presets.md). Measured s/step: results/bench/small-presets-*.md and README.md.
+
+The presets train in bf16 where the CPU or GPU computes it natively (train.mixed_precision "auto"), warm
+the EMA up so that a short run's grids show samples (optim.ema_warmup), and use no loader workers: a
+prepared dataset is a memory-mapped array, and workers would only compete with training for the cores.
 """
 from ddgan.presets import ddgan_method
 
@@ -34,7 +35,7 @@ def small_data(image_size):
 
 
 def small_ddgan(image_size=32):
-    """DDGAN T=4: the small conv U-Net generator and conv discriminator, on image_size^2 RGB images."""
+    """DDGAN T=4: the small conv U-Net generator and the paper's small discriminator, on image_size^2 RGB images."""
     width = small_network(image_size)
     return {
         "name": f"small{image_size}",
