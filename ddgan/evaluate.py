@@ -319,7 +319,7 @@ def evaluate(samples, *, dataset: str, metrics=("fid",), protocols=("clean",), n
              allow_fewer_samples: bool = False, fid_weights="offline", is_weights=None, vgg_weights=None,
              pr_features: str | None = None, digit_classifier=None, network: torch.nn.Module | None = None,
              method: str = "ddgan", variant: str = "", config: dict | None = None, checkpoint=None,
-             results_file=None, device=None, work_dir=None, keep_samples: bool = False,
+             step: int | None = None, results_file=None, device=None, work_dir=None, keep_samples: bool = False,
              num_workers: int = 0) -> list[dict]:
     """Evaluate a sample folder or a sampling callable; append and return one record per FID protocol.
 
@@ -327,6 +327,7 @@ def evaluate(samples, *, dataset: str, metrics=("fid",), protocols=("clean",), n
     for FID statistics and precision/recall features, cached in cache_dir; None reuses the cache.
     network: the module whose forward calls are counted as NFE (needed for "time").
     digit_classifier: path of a saved digit classifier (needed for "modes" and digit features).
+    step: the training step of checkpoint (recorded, so that snapshots along a run can be told apart).
     """
     metrics = parse_list(metrics, METRICS, "metric")
     protocols = parse_list(protocols, fid_metric.PROTOCOLS, "FID protocol") if "fid" in metrics else [None]
@@ -354,16 +355,16 @@ def evaluate(samples, *, dataset: str, metrics=("fid",), protocols=("clean",), n
         else:
             shutil.rmtree(work, ignore_errors=True)
     return write_records(values, fids, protocols, nets.weights, reference_info, n_done, method=method,
-                         variant=variant, dataset=dataset, config=config, checkpoint=checkpoint, device=device,
-                         results_file=results_file)
+                         variant=variant, dataset=dataset, config=config, checkpoint=checkpoint, step=step,
+                         device=device, results_file=results_file)
 
 
 def write_records(values: dict, fids: dict, protocols, weights: dict, reference_info: dict, n_done: int, *,
-                  method, variant, dataset, config, checkpoint, device, results_file) -> list[dict]:
+                  method, variant, dataset, config, checkpoint, device, results_file, step=None) -> list[dict]:
     """One record per FID protocol (one with protocol null without FID), appended as JSON lines."""
     base = {"method": method, "variant": variant, "dataset": dataset, "config": config,
             "checkpoint": str(checkpoint) if checkpoint is not None else None,
-            "checkpoint_sha256": file_sha256(checkpoint) if checkpoint is not None else None,
+            "checkpoint_sha256": file_sha256(checkpoint) if checkpoint is not None else None, "step": step,
             "commit": git_commit(), "feature_weights": weights, "reference": reference_info,
             "n_samples": n_done, "device": device_name(device),
             "date": now()}
@@ -459,7 +460,7 @@ def run_eval(args) -> int:
     """`ddgan eval`: evaluate, print one summary line per record; expected failures print an error, exit 2."""
     try:
         device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        samples, config, network, declared_nfe = args.samples, None, None, None
+        samples, config, network, declared_nfe, step = args.samples, None, None, None, None
         if args.checkpoint is not None:
             try:
                 from ddgan.sampling import load_sampler
@@ -467,7 +468,7 @@ def run_eval(args) -> int:
                 raise MetricsError(f"--checkpoint needs ddgan.sampling.load_sampler ({error}); "
                                    f"write samples to a folder and use --samples instead") from error
             sampler = load_sampler(args.checkpoint, device)
-            samples, config, network = sampler.sample, sampler.config, getattr(sampler, "network", None)
+            samples, config, network, step = sampler.sample, sampler.config, sampler.network, sampler.step
             declared_nfe = getattr(sampler, "nfe", None)
             trained_on = (config or {}).get("data", {}).get("dataset")
             if "points" in {dataset_kind(name) for name in (args.dataset, trained_on) if name}:
@@ -484,8 +485,8 @@ def run_eval(args) -> int:
             allow_fewer_samples=args.allow_fewer_samples, fid_weights=args.fid_weights, is_weights=args.is_weights,
             vgg_weights=args.vgg_weights, pr_features=args.pr_features, digit_classifier=args.digit_classifier,
             network=network, method=args.method, variant=args.variant, config=config, checkpoint=args.checkpoint,
-            results_file=args.results or default_results_file(args), device=device, work_dir=args.work_dir, keep_samples=args.keep_samples,
-            num_workers=args.num_workers)
+            step=step, results_file=args.results or default_results_file(args), device=device,
+            work_dir=args.work_dir, keep_samples=args.keep_samples, num_workers=args.num_workers)
     except (MetricsError, WeightsUnavailableError) as error:
         print(f"ddgan eval: error: {error}", file=sys.stderr)
         return 2

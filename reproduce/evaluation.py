@@ -179,7 +179,8 @@ def evaluate_sampler(context: EvaluationContext, sampler, dataset: str, evaluati
     run_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".evaluate-", dir=run_dir) as scratch:
         common = dict(method=evaluation.method, variant=evaluation.label, dataset=dataset, config=sampler.config,
-                      checkpoint=checkpoint, results_file=Path(scratch) / "rows.jsonl", device=context.device)
+                      checkpoint=checkpoint, step=sampler.step, results_file=Path(scratch) / "rows.jsonl",
+                      device=context.device)
         if metrics:
             reference, reference_count = (profile_reference(profile, dataset) if {"fid", "pr"} & set(metrics)
                                           else (None, None))

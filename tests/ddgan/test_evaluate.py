@@ -22,7 +22,7 @@ from ddgan.metrics.mode_coverage import CONFIDENT_PROBABILITY, mode_coverage, mo
 from ddgan.metrics.precision_recall import precision_recall
 from ddgan.metrics.reference import load_reference
 
-RECORD_FIELDS = {"method", "variant", "dataset", "config", "checkpoint", "checkpoint_sha256", "commit", "protocol",
+RECORD_FIELDS = {"method", "variant", "dataset", "config", "checkpoint", "checkpoint_sha256", "step", "commit", "protocol",
                  "feature_weights", "reference", "n_samples", "metrics", "device", "date"}
 STANDIN = FeatureExtractor(lambda x: F.adaptive_avg_pool2d(x / 255.0, 3).flatten(1), "3x3 colour stand-in")
 
@@ -57,13 +57,14 @@ def test_callable_gives_one_record_per_protocol_with_the_fid_of_its_samples(tmp_
     checkpoint = tmp_path / "netG.pth"
     checkpoint.write_bytes(b"weights")
     records = run(pool_sampler(pool), tmp_path, n_samples=40, protocols="clean,paper", reference=pool,
-                  method="ddpm", variant="T4", config={"T": 4}, checkpoint=checkpoint)
+                  method="ddpm", variant="T4", config={"T": 4}, checkpoint=checkpoint, step=1500)
 
     assert [r["protocol"] for r in records] == ["clean", "paper"]
     for record in records:
         assert set(record) == RECORD_FIELDS | {"fid_label"} and set(record["metrics"]) == {"fid"}
         assert record["fid_label"] == "FID-40"          # the toy data: no paper protocol
         assert (record["method"], record["variant"], record["config"], record["n_samples"]) == ("ddpm", "T4", {"T": 4}, 40)
+        assert record["step"] == 1500
         assert record["checkpoint_sha256"] == hashlib.sha256(b"weights").hexdigest()
         assert record["feature_weights"] == {"fid_clean": STANDIN.weights, "fid_paper": STANDIN.weights}
     lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -172,7 +173,7 @@ def test_run_eval_samples_from_a_checkpoint_through_load_sampler(tmp_path, monke
     point_sampler = PointSampler()
 
     class LoadedSampler:
-        sample, network, nfe, config = point_sampler.sample, point_sampler.network, 3, {"T": 4}
+        sample, network, nfe, config, step = point_sampler.sample, point_sampler.network, 3, {"T": 4}, 2500
 
     module = types.ModuleType("ddgan.sampling")
     module.load_sampler = lambda path, device: LoadedSampler()
@@ -184,6 +185,7 @@ def test_run_eval_samples_from_a_checkpoint_through_load_sampler(tmp_path, monke
     assert run_eval(args) == 0
     record = json.loads((tmp_path / "m.jsonl").read_text())
     assert record["metrics"]["nfe"] == 4 and record["config"] == {"T": 4} and record["checkpoint"] == str(checkpoint)
+    assert record["step"] == 2500    # the snapshot's training step, so that snapshots along a run are told apart
     assert "declares NFE 3 but called its network 4 times" in capsys.readouterr().err
 
     monkeypatch.setitem(sys.modules, "ddgan.sampling", None)  # a package without the sampler yet

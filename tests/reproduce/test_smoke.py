@@ -157,6 +157,6 @@ def test_a_snapshot_of_another_run_directory_is_recorded_as_that_run(workdir, ca
     assert evaluate_snapshot.main(["table3", "ddgan-T4", str(other / "snapshot.pt"), "--profile", "smoke",
                                    "--run-dir", str(other)]) == 0
     row = rows_of("stackedmnist")[-1]
-    assert row["run_dir"] == str(other) and row["checkpoint"] == str(other / "snapshot.pt")
+    assert row["run_dir"] == str(other) and row["checkpoint"] == str(other / "snapshot.pt") and row["step"] == step
     assert row["training"] == {"steps": step, "of_steps": row["config"]["train"]["steps"], "finished": False,
                                "seconds": 1000.0 + last}
