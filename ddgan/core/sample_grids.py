@@ -17,6 +17,7 @@ GRID_IMAGES = 64            # 8 x 8 images up to 64 px; 4 x 4 above (a 256 px gr
 GRID_IMAGES_LARGE = 16
 LEGIBLE_PIXELS = 64         # small images are upscaled (nearest) to at least this many pixels a side
 SCATTER_POINTS = 2000       # a 2-D frame needs many points to show where the mass is
+GRID_GAP = 2                # pixels between the images of a grid, and around them
 
 
 def grid_sample_count(data_shape):
@@ -33,7 +34,7 @@ def known_modes(data_config):
     return toy.MIXTURE25_CENTRES / scale, toy.MIXTURE25_STD / scale
 
 
-def tile(images, columns, *, rows=None, scale=1, gap=2, fill=0, border=True):
+def tile(images, columns, *, rows=None, scale=1, gap=GRID_GAP, fill=0, border=True):
     """Images (N, H, W) or (N, H, W, C) as one array of `rows` x `columns` cells (rows: as many as N fills), each
     image enlarged `scale` times (nearest), `gap` pixels of `fill` between them and, with `border`, around them."""
     images = np.asarray(images)
@@ -51,12 +52,20 @@ def tile(images, columns, *, rows=None, scale=1, gap=2, fill=0, border=True):
     return canvas
 
 
+def upscale_factor(image_size):
+    """The integer factor that enlarges images of (height, width) to at least LEGIBLE_PIXELS a side."""
+    return max(1, math.ceil(LEGIBLE_PIXELS / max(image_size)))
+
+
+def grid_columns(count):
+    return math.ceil(math.sqrt(count))
+
+
 def save_image_grid(x, path):
     """Samples in [-1, 1], NCHW -> one RGB PNG grid, square-ish, mid-grey gaps, small images upscaled by an
     integer factor."""
-    factor = max(1, math.ceil(LEGIBLE_PIXELS / max(x.shape[-2:])))
     images = to_uint8(x)      # rounded as torchvision's save_image rounds
-    grid = tile(images, math.ceil(math.sqrt(len(images))), scale=factor, fill=128)
+    grid = tile(images, grid_columns(len(images)), scale=upscale_factor(x.shape[-2:]), fill=128)
     Image.fromarray(grid).save(path)
 
 
