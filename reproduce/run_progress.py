@@ -67,10 +67,10 @@ def progress_rows(run_dir: Path, steps, evals: dict) -> list[dict]:
             raise SystemExit(f"{grid_path(run_dir, step)} does not exist: choose steps the trainer drew a grid at "
                              f"(train.sample_every)")
         record = evals.get(step)
+        fid = {"fid_label": record["fid_label"], "fid": record["metrics"]["fid"],
+               "checkpoint_sha256": record["checkpoint_sha256"], "eval_commit": record["commit"]} if record else {}
         rows.append({"step": step, "train_seconds": logged_training_seconds(run_dir / "log.jsonl", up_to_step=step),
-                     "fid_label": record["fid_label"] if record else "", "fid": record["metrics"]["fid"] if record else "",
-                     "checkpoint_sha256": record["checkpoint_sha256"] if record else "",
-                     "eval_commit": record["commit"] if record else ""})
+                     **{key: fid.get(key, "") for key in ("fid_label", "fid", "checkpoint_sha256", "eval_commit")}})
     return rows
 
 
