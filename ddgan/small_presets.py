@@ -5,7 +5,7 @@
     ddgan train --preset small32_ddpm --set data.dataset=mine       # the DDPM baseline, same network width
 
 The generator is the cpu profile's conv U-Net (reproduce.profiles) at base 32, three levels down to 8x8
-(four at 64 px); the discriminator is the paper's small one (ddgan.nets.discriminators) at ngf 16 (6 at
+(four at 64 px); the discriminator is the paper's small one (ddgan.nets.discriminators) at ngf 16 (4 at
 64 px). The cpu profile's conv discriminator sat at chance from the first 100 steps on these images, and
 500 steps gave speckled grids; the paper's D stays ahead of the generator and gave smooth, varied colour
 fields (docs/small-presets.md). Measured s/step: results/bench/small-presets-*.md and README.md.
@@ -18,7 +18,7 @@ from ddgan.presets import ddgan_method
 
 SMALL_SIZES = (32, 64)
 SMALL_WIDTH = {32: 32, 64: 16}   # base channels by image size: 4x the pixels at 64 px, so a quarter of the width
-SMALL_D_WIDTH = {32: 16, 64: 6}  # the discriminator's ngf: at 64 px, what keeps an iteration under 1 s here
+SMALL_D_WIDTH = {32: 16, 64: 4}  # the discriminator's ngf: at 64 px, what keeps a training step under 1 s here (6: 1.02 s)
 SMALL_DATA = {"dataset": "cifar10", "root": None, "split": "train", "hflip": True}
 SMALL_TRAIN = {"batch_size": 64, "steps": 20_000, "seed": 0, "log_every": 50, "checkpoint_every": 500,
                "sample_every": 500, "num_workers": 0, "mixed_precision": "auto"}
