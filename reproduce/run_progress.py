@@ -7,7 +7,8 @@ each with the training time it took and the FID-N of that step's snapshot.
 
 The grids are the trainer's (RUN/samples/step-*.png: the EMA network, one fixed seed, so the frames show
 the same draws evolving); a panel shows a grid's top-left 4 x 4 images. FID-N values are the `ddgan eval`
-records (any number of JSON-lines files) whose `step` is the panel's step and whose config is the run's.
+records (any number of JSON-lines files) whose `step` is the panel's step and whose config computes what
+the run's does (a snapshot taken before the run was resumed with more steps counts).
 Writes <stem>.csv (step, training seconds, FID), <stem>.json (the run's config, the eval records'
 commits and the commit that drew the figure) and <stem>.png.
 """
@@ -24,6 +25,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ddgan.base.provenance import git_commit, now  # noqa: E402
+from ddgan.core.config import config_differences  # noqa: E402
 from ddgan.core.sample_grids import GRID_GAP, grid_columns, grid_sample_count, tile, upscale_factor  # noqa: E402
 from ddgan.datasets import open_prepared  # noqa: E402
 from reproduce.evaluation import logged_training_seconds  # noqa: E402
@@ -50,12 +52,14 @@ def training_panel(dataset: str, data_root=None) -> np.ndarray:
 
 
 def fid_by_step(eval_files, config: dict) -> dict:
-    """step -> the last FID record of this run's config at that step, from `ddgan eval` JSON-lines files."""
+    """step -> the last FID record at that step of a snapshot of this run's computation (its length and
+    bookkeeping keys may differ, as those of a resumed run do), from `ddgan eval` JSON-lines files."""
     found = {}
     for path in eval_files:
         for line in Path(path).read_text().splitlines():
             record = json.loads(line)
-            if record.get("step") is not None and record.get("config") == config and "fid" in record["metrics"]:
+            if (record.get("step") is not None and record.get("config") is not None and "fid" in record["metrics"]
+                    and not config_differences(record["config"], config)):
                 found[record["step"]] = record
     return found
 

@@ -40,9 +40,12 @@ def run(tmp_path):
     evals = tmp_path / "fid.jsonl"
     record = {"config": CONFIG, "step": 4, "fid_label": "FID-50", "metrics": {"fid": 123.4}, "commit": "abc",
               "checkpoint_sha256": "f00", "n_samples": 50, "protocol": "clean", "date": "d", "checkpoint": "c"}
+    shorter = {**CONFIG, "train": {"sample_every": 2, "steps": 2}}      # the run before it was resumed for more
+    other = {**CONFIG, "data": {"dataset": "mine", "shape": [3, 16, 16]}}
     evals.write_text("".join(json.dumps(r) + "\n" for r in (
-        record, {**record, "config": {**CONFIG, "name": "other"}, "metrics": {"fid": 1.0}},   # another run's
-        {**record, "step": None, "metrics": {"fid": 2.0}})))                                # a sample folder's
+        {**record, "step": 2, "config": shorter, "metrics": {"fid": 200.0}}, record,
+        {**record, "config": other, "metrics": {"fid": 1.0}},                # another computation's
+        {**record, "step": None, "metrics": {"fid": 2.0}})))                # a sample folder's
     return tmp_path, run_dir, evals
 
 
@@ -57,7 +60,7 @@ def test_panels_hold_the_grids_top_left_corner_and_the_csv_each_steps_time_and_f
                                                    data_root=tmp_path / "data")
     rows = list(csv.DictReader(open(csv_path)))
     assert [(r["step"], r["train_seconds"], r["fid_label"], r["fid"]) for r in rows] == [
-        ("2", "20.0", "", ""), ("4", "29.0", "FID-50", "123.4")]
+        ("2", "20.0", "FID-50", "200.0"), ("4", "29.0", "FID-50", "123.4")]
     provenance = json.loads(json_path.read_text())
     assert provenance["config"] == CONFIG and provenance["evaluations"]["4"]["commit"] == "abc"
     assert Image.open(png_path).size[0] > Image.open(png_path).size[1]       # one row of panels
