@@ -78,13 +78,15 @@ def progress_rows(run_dir: Path, steps, evals: dict) -> list[dict]:
     return rows
 
 
-def panel_title(row: dict) -> str:
-    minutes = f", {row['train_seconds'] / 60:.0f} min" if row["train_seconds"] is not None else ""
+def panel_title(row: dict, minutes: bool = True) -> str:
+    minutes = f", {row['train_seconds'] / 60:.0f} min" if minutes and row["train_seconds"] is not None else ""
     fid = f"\n{row['fid_label']} {row['fid']:.1f}" if row["fid_label"] else ""
     return f"step {row['step']:,}{minutes}{fid}"
 
 
-def write_progress(stem: Path, run_dir: Path, steps, dataset: str, eval_files=(), data_root=None) -> list[Path]:
+def write_progress(stem: Path, run_dir: Path, steps, dataset: str, eval_files=(), data_root=None,
+                   minutes: bool = True) -> list[Path]:
+    """minutes: the training time in the panels' titles (always in the CSV)."""
     run_dir = Path(run_dir).expanduser()
     config = json.loads((run_dir / "config.json").read_text())
     evals = fid_by_step(eval_files, config)
@@ -102,7 +104,7 @@ def write_progress(stem: Path, run_dir: Path, steps, dataset: str, eval_files=()
 
     columns = grid_columns(grid_sample_count(config["data"]["shape"]))
     panels = [("training images", training_panel(dataset, data_root))]
-    panels += [(panel_title(row), grid_corner(grid_path(run_dir, row["step"]), columns)) for row in rows]
+    panels += [(panel_title(row, minutes), grid_corner(grid_path(run_dir, row["step"]), columns)) for row in rows]
     figure, axes = plt.subplots(1, len(panels), figsize=(2.3 * len(panels), 2.75))
     for axis, (title, image) in zip(np.atleast_1d(axes), panels):
         axis.imshow(image, interpolation="nearest")
@@ -124,8 +126,11 @@ def main(argv=None):
     parser.add_argument("--dataset", required=True, help="the prepared dataset the run trained on")
     parser.add_argument("--evals", nargs="*", default=(), help="`ddgan eval` JSON-lines files")
     parser.add_argument("--data-root", default=None, help="prepared-data folder (default: $DDGAN_DATA, else ./data)")
+    parser.add_argument("--no-minutes", action="store_true",
+                        help="leave the training time out of the titles (e.g. when part of the run shared the machine)")
     args = parser.parse_args(argv)
-    for path in write_progress(args.stem, args.run_dir, args.steps, args.dataset, args.evals, args.data_root):
+    for path in write_progress(args.stem, args.run_dir, args.steps, args.dataset, args.evals, args.data_root,
+                               minutes=not args.no_minutes):
         print(path)
 
 

@@ -10,7 +10,7 @@ from PIL import Image
 from ddgan.core.sample_grids import save_image_grid, tile
 from ddgan.datasets.folder import prepare_folder
 from ddgan.metrics.images import to_uint8
-from reproduce.run_progress import grid_corner, write_progress
+from reproduce.run_progress import grid_corner, panel_title, write_progress
 
 CONFIG = {"name": "small8", "data": {"dataset": "mine", "shape": [3, 8, 8]}, "train": {"sample_every": 2}}
 
@@ -70,3 +70,10 @@ def test_a_step_without_a_grid_names_the_option_that_draws_them(run):
     tmp_path, run_dir, evals = run
     with pytest.raises(SystemExit, match="train.sample_every"):
         write_progress(tmp_path / "out" / "progress", run_dir, [3], "mine", [evals], data_root=tmp_path / "data")
+
+
+def test_titles_name_the_step_the_training_time_and_the_fid():
+    row = {"step": 4000, "train_seconds": 3000.0, "fid_label": "FID-2000", "fid": 201.04}
+    assert panel_title(row) == "step 4,000, 50 min\nFID-2000 201.0"
+    assert panel_title(row, minutes=False) == "step 4,000\nFID-2000 201.0"
+    assert panel_title({**row, "fid_label": "", "fid": ""}) == "step 4,000, 50 min"
