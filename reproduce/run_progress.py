@@ -46,8 +46,10 @@ def grid_corner(path: Path, columns: int) -> np.ndarray:
 
 
 def training_panel(dataset: str, data_root=None) -> np.ndarray:
-    """The first PANEL_SIDE^2 training images, enlarged and spaced as the trainer's grids."""
-    images = np.asarray(open_prepared(dataset, data_root, "train").images[:PANEL_SIDE ** 2])
+    """PANEL_SIDE^2 training images evenly spaced through the set (a folder's files are often grouped by
+    kind), enlarged and spaced as the trainer's grids."""
+    train = open_prepared(dataset, data_root, "train").images
+    images = np.asarray(train[np.linspace(0, len(train) - 1, PANEL_SIDE ** 2).round().astype(int)])
     return tile(images, PANEL_SIDE, scale=upscale_factor(images.shape[1:3]), fill=128)
 
 
@@ -111,7 +113,7 @@ def write_progress(stem: Path, run_dir: Path, steps, dataset: str, eval_files=()
         axis.set_title(title, fontsize=8)
         axis.axis("off")
     figure.suptitle(f"{config.get('name')} on {dataset}: EMA samples, one fixed seed", fontsize=9)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 0.94))      # room for the title above two-line panel titles
     figure.savefig(stem.with_suffix(".png"), dpi=110)
     plt.close(figure)
     return [stem.with_suffix(suffix) for suffix in (".csv", ".json", ".png")]
