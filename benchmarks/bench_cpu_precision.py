@@ -76,6 +76,11 @@ def parameter_counts(method):
     return {name: sum(p.numel() for p in net.parameters()) for name, net in method.networks.items()}
 
 
+def parameter_text(parameters):
+    """{network: count} as a table cell: "generator 0.67M, discriminator 0.80M"."""
+    return ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in parameters.items())
+
+
 def run(configs, rounds, warmup=2):
     iterations = {(name, precision): Iteration(config, precision)
                   for name, config in configs.items() for precision in PRECISIONS}
@@ -95,9 +100,8 @@ def markdown(rows, meta):
              f"(medians), bf16: {meta['bf16']}. `python -m benchmarks.bench_cpu_precision`", "",
              "| configuration | parameters | batch | float32 s | bf16 s | speed-up |", "|---|---|---|---|---|---|"]
     for row in rows:
-        params = ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in row["parameters"].items())
-        lines.append(f"| {row['configuration']} | {params} | {row['batch']} | {row['float32_s']:.3f} | "
-                     f"{row['bf16_s']:.3f} | {row['speedup']:.2f}x |")
+        lines.append(f"| {row['configuration']} | {parameter_text(row['parameters'])} | {row['batch']} | "
+                     f"{row['float32_s']:.3f} | {row['bf16_s']:.3f} | {row['speedup']:.2f}x |")
     return "\n".join(lines) + "\n"
 
 

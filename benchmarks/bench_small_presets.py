@@ -14,7 +14,7 @@ import statistics
 
 import torch
 
-from benchmarks.bench_cpu_precision import Iteration, interleaved_rounds, parameter_counts
+from benchmarks.bench_cpu_precision import Iteration, interleaved_rounds, parameter_counts, parameter_text
 from benchmarks.timing import RESULTS, write_result
 from ddgan.base.provenance import cpu_model, git_commit, now, slug
 from ddgan.core.config import apply_overrides, validate
@@ -41,9 +41,8 @@ def markdown(rows, meta):
              f"(medians). The bar: {BAR_SECONDS:g} s at batch 64. `python -m benchmarks.bench_small_presets`", "",
              "| configuration | parameters | batch | s / iteration | range |", "|---|---|---|---|---|"]
     for row in rows:
-        params = ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in row["parameters"].items())
-        lines.append(f"| {row['configuration']} | {params} | {row['batch']} | {row['seconds']:.3f} | "
-                     f"{min(row['all']):.3f}-{max(row['all']):.3f} |")
+        lines.append(f"| {row['configuration']} | {parameter_text(row['parameters'])} | {row['batch']} | "
+                     f"{row['seconds']:.3f} | {min(row['all']):.3f}-{max(row['all']):.3f} |")
     return "\n".join(lines) + "\n"
 
 
